@@ -1,0 +1,7 @@
+//! authyd: a gRPC two-factor authentication gateway in front of Twilio Authy, and a faithful,
+//! stateful Authy simulator. See ARCHITECTURE.md for the codemap.
+
+pub mod domain;
+pub mod provider;
+pub mod secret;
+pub mod sim;

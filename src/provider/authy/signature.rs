@@ -1,0 +1,1 @@
+//! OneTouch callback signatures (placeholder).

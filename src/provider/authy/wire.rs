@@ -1,0 +1,1 @@
+//! Authy's JSON shapes (placeholder).
