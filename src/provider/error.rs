@@ -42,6 +42,12 @@ pub enum ProviderError {
     /// The provider answered something we cannot read (not JSON, or not the expected shape).
     #[error("unreadable provider response (HTTP {status}): {detail}")]
     InvalidResponse { status: u16, detail: String },
+
+    /// The provider client cannot be built from its configuration (unusable base URL, an API key
+    /// that cannot be sent as a header, TLS initialisation failure). An operator problem, found
+    /// at startup; `detail` never contains the key.
+    #[error("the provider client is misconfigured: {detail}")]
+    Misconfigured { detail: String },
 }
 
 impl ProviderError {
