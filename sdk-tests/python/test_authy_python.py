@@ -285,6 +285,35 @@ def test_registration_pending_then_completed(sim, client):
     assert user.content["status"]["authy_id"] == authy_id
 
 
+def test_app_user_sms_and_call_ignored_without_force(sim, client):
+    """A user with the Authy app (registered by scanning the QR) gets no SMS/call unless forced (R6)."""
+    custom_user_id = "sdk-app-user-%s" % unique_phone()
+    status, scanned = sim.scan(sim.registration_jwt(custom_user_id))
+    assert status == 200, scanned
+    authy_id = scanned["authy_id"]
+
+    sms = client.users.request_sms(authy_id)
+    assert sms.ok(), sms.content
+    assert sms.ignored() and sms.content["ignored"] is True
+    assert sms.content["message"] == (
+        "Ignored: SMS is not needed for smartphones. Pass force=true if you want to actually send it anyway."
+    )
+    assert isinstance(sms.content["device"], str) and sms.content["device"], sms.content
+
+    call = client.users.request_call(authy_id)
+    assert call.ok(), call.content
+    assert call.ignored() and call.content["ignored"] is True
+    assert call.content["message"] == (  # sic: two spaces in "using  App" (recorded fixtures)
+        "Call ignored. User is using  App Tokens and this call is not necessary. "
+        "Pass force=true if you still want to call users that are using the App."
+    )
+
+    forced = client.users.request_sms(authy_id, {"force": True})
+    assert forced.ok() and not forced.ignored(), forced.content
+    assert client.tokens.verify(authy_id, sim.codes(authy_id)["sms_code"]).ok()
+    assert client.tokens.verify(authy_id, sim.codes(authy_id)["totp_code"]).ok()
+
+
 @pytest.mark.parametrize(
     "case",
     ["wrong_key", "wrong_iss", "wrong_app_id", "expired"],
