@@ -489,7 +489,7 @@ pub(super) fn refusal(reply: &Reply, secrets: &[&str]) -> Refusal {
             };
         }
         // Older answers (≤ 2015, and authy-client's verify mock) carry no `error_code`.
-        None if is_4xx && says_token_invalid(&env.token, &errors) => {
+        None if status < 500 && says_token_invalid(&env.token, &errors) => {
             return Refusal::TokenInvalid {
                 status,
                 message: message.unwrap_or_else(|| "Token is invalid".to_owned()),
@@ -757,6 +757,13 @@ mod tests {
 
     #[test]
     fn older_code_less_bodies() {
+        assert!(matches!(
+            refusal(
+                &reply(200, r#"{"token":"is invalid","success":"false"}"#),
+                &[]
+            ),
+            Refusal::TokenInvalid { status: 200, .. }
+        ));
         assert!(matches!(
             refusal(
                 &reply(401, r#"{"errors":{"token":"is invalid"},"success":false}"#),
