@@ -48,6 +48,16 @@ async fn api_key_is_accepted_in_header_query_and_body_and_rejected_otherwise() {
     )
     .await;
     assert_eq!(r.status, 200, "{}", r.text);
+    // A wrong key is refused before the body is even parsed.
+    let r = send(
+        sim.http
+            .post(sim.url("/protected/json/users/new"))
+            .header("X-Authy-API-Key", "wrong")
+            .header("Content-Type", "application/json")
+            .body("{not json"),
+    )
+    .await;
+    assert_eq!(r.status, 401);
     // JSON body.
     let r = send(
         sim.http
@@ -428,7 +438,13 @@ async fn verify_sms_code_shapes_single_use_and_action_binding() {
         assert_eq!(r.status, 401, "{token}");
         assert_eq!(r.text, fixture_body("R2"));
     }
+    // A token that is not even UTF-8 once decoded.
+    let r = sim.get(&verify_path("%FF%FE%FD%FC%FB%FA", id, "")).await;
+    assert_eq!(r.status, 401);
+    assert_eq!(r.text, fixture_body("R2"));
     // Unknown user.
+    let r = sim.get(&verify_path("%FF%FE%FD%FC%FB%FA", 1, "")).await;
+    assert_eq!(r.status, 404);
     let r = sim.get(&verify_path("1234567", 1, "")).await;
     assert_eq!(r.status, 404);
     assert_eq!(r.text, fixture_body("R5"));

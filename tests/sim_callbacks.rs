@@ -166,14 +166,13 @@ async fn post_callback_is_signed_and_shaped_like_authys() {
         &sig
     ));
 
-    // Same keys, order and types as a real (recorded) callback.
-    assert_same_shape(
-        &payload,
-        &recorded_callback("testValidSignatureDeniedWithDetailsPost"),
-        "callback",
-    );
+    // Same keys, order and types as a real (recorded) callback, except `device_uuid`: a string
+    // (as in 2016 and as npm authy-client 1.1.4 requires) where the 2017 recording has an integer.
+    let mut recorded = recorded_callback("testValidSignatureDeniedWithDetailsPost");
+    recorded["device_uuid"] = json!("2102943");
+    assert_same_shape(&payload, &recorded, "callback");
     assert_eq!(payload["authy_id"].as_u64(), Some(id));
-    assert_eq!(payload["device_uuid"].as_u64(), Some(id + 1));
+    assert_eq!(payload["device_uuid"], (id + 1).to_string().as_str());
     assert_eq!(payload["device"]["id"].as_u64(), Some(id + 1));
     assert_eq!(payload["callback_action"], "approval_request_status");
     assert_eq!(payload["uuid"], uuid.as_str());

@@ -14,7 +14,7 @@ use axum::Router;
 use axum::body::{Body, Bytes};
 use axum::extract::rejection::PathRejection;
 use axum::extract::{FromRequest, Path, Request, State};
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderValue, StatusCode, Uri, header};
 use axum::response::Response;
 use axum::routing::{get, post};
 use chrono::{DateTime, SecondsFormat, Utc};
@@ -168,6 +168,13 @@ impl FromRequest<Arc<Sim>> for Params {
 
     async fn from_request(req: Request, sim: &Arc<Sim>) -> Result<Self, Self::Rejection> {
         let (parts, body) = req.into_parts();
+        // Header first (current SDKs): checked before anything is parsed.
+        let header_key = parts.headers.get("x-authy-api-key");
+        if let Some(value) = header_key
+            && !value.to_str().is_ok_and(|key| sim.api_key.matches(key))
+        {
+            return Err(invalid_api_key());
+        }
         let query = params::parse_query(parts.uri.query().unwrap_or("")).map_err(param_error)?;
         let bytes: Bytes = axum::body::to_bytes(body, BODY_LIMIT)
             .await
@@ -177,13 +184,12 @@ impl FromRequest<Arc<Sim>> for Params {
             .get(header::CONTENT_TYPE)
             .and_then(|v| v.to_str().ok());
         let body = params::parse_body(content_type, &bytes).map_err(param_error)?;
-
-        // Header first (current SDKs), then the query string, then the body (legacy SDKs).
-        let presented: Option<String> = match parts.headers.get("x-authy-api-key") {
-            Some(value) => Some(value.to_str().unwrap_or_default().to_owned()),
-            None => key_param(&query).or_else(|| key_param(&body)),
-        };
-        if !presented.is_some_and(|key| sim.api_key.matches(&key)) {
+        // Without the header: the query string, then the body (legacy SDKs).
+        if header_key.is_none()
+            && !key_param(&query)
+                .or_else(|| key_param(&body))
+                .is_some_and(|key| sim.api_key.matches(&key))
+        {
             return Err(invalid_api_key());
         }
         let mut merged = params::merge(query, body);
@@ -478,11 +484,18 @@ fn send_code(
 
 async fn verify(
     State(sim): State<Arc<Sim>>,
+    uri: Uri,
     path: Result<Path<(String, String)>, PathRejection>,
     params: Params,
 ) -> Response {
-    let Ok(Path((token, id))) = path else {
-        return user_not_found();
+    let (token, id) = match path {
+        Ok(Path(pair)) => pair,
+        // A segment that is not UTF-8 once decoded: the token can only be invalid, but the user
+        // may still be unknown (→ 404 first), so read the id from the raw path.
+        Err(_) => {
+            let id = uri.path().rsplit('/').next().unwrap_or_default().to_owned();
+            (String::new(), id)
+        }
     };
     let Some(id) = authy_id(Ok(Path(id))) else {
         return user_not_found();

@@ -56,7 +56,8 @@ pub fn http_client() -> Result<reqwest::Client, reqwest::Error> {
         .build()
 }
 
-/// Authy's callback payload for an answered approval (shape of the recorded callbacks, §4.2).
+/// Authy's callback payload for an answered approval (shape of the recorded callbacks, §4.2),
+/// except `device_uuid`, which is the device id as a *string* (see the comment below).
 pub fn payload(sim: &Sim, approval: &Approval, status: ApprovalStatus, now: i64) -> Value {
     let or_null = |map: &serde_json::Map<String, Value>| {
         if map.is_empty() {
@@ -68,7 +69,9 @@ pub fn payload(sim: &Sim, approval: &Approval, status: ApprovalStatus, now: i64)
     let blob: [u8; 256] = std::array::from_fn(|_| rand::random::<u8>());
     json!({
         "authy_id": approval.authy_id,
-        "device_uuid": approval.device.id,
+        // A string: npm authy-client 1.1.4's verifyCallback rejects anything else (Authy sent a
+        // UUID string in 2016 and an integer in the 2017 recordings; see the README).
+        "device_uuid": approval.device.id.to_string(),
         "callback_action": "approval_request_status",
         "uuid": approval.uuid,
         "status": status.as_str(),
