@@ -441,25 +441,8 @@ pub enum Answer {
     Denied,
 }
 
-/// An approval request's state as reported.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ApprovalStatus {
-    Pending,
-    Approved,
-    Denied,
-    Expired,
-}
-
-impl ApprovalStatus {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Pending => "pending",
-            Self::Approved => "approved",
-            Self::Denied => "denied",
-            Self::Expired => "expired",
-        }
-    }
-}
+/// An approval request's state as reported: the domain's own (same wire spellings).
+pub use crate::domain::ApprovalStatus;
 
 /// The device that answers an approval (copied at creation; survives the user's removal).
 #[derive(Debug, Clone)]
