@@ -1,0 +1,4 @@
+//! The gRPC edge: generated code (`pb`); the service implementations, proto <-> domain conversion
+//! and the one error-to-status mapping come with the gRPC service.
+
+pub mod pb;
