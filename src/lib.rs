@@ -2,6 +2,7 @@
 //! stateful Authy simulator. See ARCHITECTURE.md for the codemap.
 
 pub mod domain;
+pub mod error;
 pub mod grpc;
 pub mod provider;
 pub mod secret;

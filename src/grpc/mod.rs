@@ -2,3 +2,4 @@
 //! and the one error-to-status mapping come with the gRPC service.
 
 pub mod pb;
+pub mod status;
