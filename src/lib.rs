@@ -1,6 +1,7 @@
 //! authyd: a gRPC two-factor authentication gateway in front of Twilio Authy, and a faithful,
 //! stateful Authy simulator. See ARCHITECTURE.md for the codemap.
 
+pub mod config;
 pub mod domain;
 pub mod error;
 pub mod grpc;

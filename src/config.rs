@@ -1,0 +1,226 @@
+//! Typed settings of `authyd serve`: flags > environment (`AUTHYD_*`) > defaults, parsed once into
+//! [`Settings`]. Secrets are wrapped ([`ApiKey`]); `Debug` of everything here is safe to log.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use url::Url;
+
+use crate::provider::authy::signature::CallbackMethod;
+use crate::secret::ApiKey;
+
+/// Command-line flags of `authyd serve` (design.md, "Command-line and test-facing contract").
+#[derive(Debug, Clone, clap::Args)]
+pub struct ServeArgs {
+    /// gRPC listen address (port 0 picks a free port).
+    #[arg(long, env = "AUTHYD_GRPC_ADDR", default_value = "127.0.0.1:50051")]
+    pub grpc_addr: SocketAddr,
+    /// HTTP listen address: OneTouch callbacks, /metrics, /healthz (port 0 picks a free port).
+    #[arg(long, env = "AUTHYD_HTTP_ADDR", default_value = "127.0.0.1:8080")]
+    pub http_addr: SocketAddr,
+    /// Directory of the embedded SQLite database.
+    #[arg(long, env = "AUTHYD_DATA_DIR", default_value = "./authyd-data")]
+    pub data_dir: PathBuf,
+    /// Database URL (`sqlite://…`); overrides the SQLite file under --data-dir.
+    #[arg(long, env = "AUTHYD_DATABASE_URL")]
+    pub database_url: Option<String>,
+    /// Authy API base URL.
+    #[arg(
+        long,
+        env = "AUTHYD_AUTHY_URL",
+        default_value = "https://api.authy.com"
+    )]
+    pub authy_url: Url,
+    /// Authy API key. Absent: sandbox mode (built-in simulator on loopback).
+    #[arg(long, env = "AUTHYD_AUTHY_API_KEY", hide_env_values = true)]
+    pub authy_api_key: Option<String>,
+    /// Authy application name (the `iss` of QR registration tokens).
+    #[arg(long, env = "AUTHYD_AUTHY_APP_NAME")]
+    pub authy_app_name: Option<String>,
+    /// Authy application id.
+    #[arg(long, env = "AUTHYD_AUTHY_APP_ID")]
+    pub authy_app_id: Option<String>,
+    /// How often a pending approval is polled at Authy, e.g. `1s` or `500ms`.
+    #[arg(long, env = "AUTHYD_POLL_INTERVAL", default_value = "1s", value_parser = parse_duration)]
+    pub poll_interval: Duration,
+    /// Per-request timeout of calls to Authy, e.g. `5s`.
+    #[arg(long, env = "AUTHYD_AUTHY_TIMEOUT", default_value = "5s", value_parser = parse_duration)]
+    pub authy_timeout: Duration,
+    /// The external URL of the OneTouch callback, exactly as configured at Authy (served at path
+    /// /authy/callback on the HTTP port).
+    #[arg(long, env = "AUTHYD_CALLBACK_URL")]
+    pub callback_url: Option<Url>,
+    /// Run outside the sandbox without caller credentials (any caller may do anything).
+    #[arg(long, env = "AUTHYD_INSECURE_NO_CALLER_AUTH")]
+    pub insecure_no_caller_auth: bool,
+    /// Origins allowed to call gRPC-Web from a browser (comma-separated; `*` for any).
+    #[arg(long, env = "AUTHYD_CORS_ORIGINS", value_delimiter = ',')]
+    pub cors_origins: Vec<String>,
+}
+
+fn parse_duration(raw: &str) -> Result<Duration, String> {
+    let d = humantime::parse_duration(raw).map_err(|e| e.to_string())?;
+    if d.is_zero() {
+        return Err("must be greater than zero".to_owned());
+    }
+    Ok(d)
+}
+
+/// Where authyd keeps its data.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Database {
+    /// An SQLite file.
+    SqliteFile(PathBuf),
+    /// A database URL given explicitly.
+    Url(String),
+}
+
+/// Which Authy authyd talks to.
+#[derive(Debug, Clone)]
+pub enum Upstream {
+    /// The real Authy (or anything at `url` speaking its API).
+    Authy {
+        url: Url,
+        api_key: ApiKey,
+        app_name: String,
+        app_id: String,
+    },
+    /// Sandbox: the built-in simulator, started in-process on loopback.
+    Sandbox,
+}
+
+/// Validated settings of `authyd serve`.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub grpc_addr: SocketAddr,
+    pub http_addr: SocketAddr,
+    pub database: Database,
+    pub upstream: Upstream,
+    pub poll_interval: Duration,
+    pub authy_timeout: Duration,
+    pub callback: Option<(Url, CallbackMethod)>,
+    /// Whether callers must present credentials.
+    pub caller_auth: bool,
+    pub cors_origins: Vec<String>,
+}
+
+/// Settings that cannot work together; the message names the flags.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct ConfigError(String);
+
+impl Settings {
+    pub fn from_args(args: ServeArgs) -> Result<Self, ConfigError> {
+        let upstream = match args.authy_api_key.filter(|k| !k.trim().is_empty()) {
+            None => Upstream::Sandbox,
+            Some(key) => {
+                let api_key =
+                    ApiKey::new(key).map_err(|e| ConfigError(format!("--authy-api-key: {e}")))?;
+                let app_name = args.authy_app_name.filter(|s| !s.trim().is_empty());
+                let app_id = args.authy_app_id.filter(|s| !s.trim().is_empty());
+                let (Some(app_name), Some(app_id)) = (app_name, app_id) else {
+                    return Err(ConfigError(
+                        "with --authy-api-key, --authy-app-name and --authy-app-id \
+                         (AUTHYD_AUTHY_APP_NAME, AUTHYD_AUTHY_APP_ID) are required"
+                            .to_owned(),
+                    ));
+                };
+                Upstream::Authy {
+                    url: args.authy_url,
+                    api_key,
+                    app_name,
+                    app_id,
+                }
+            }
+        };
+        if let Some(url) = &args.callback_url
+            && !matches!(url.scheme(), "http" | "https")
+        {
+            return Err(ConfigError(
+                "--callback-url must be an http(s) URL".to_owned(),
+            ));
+        }
+        let database = match args.database_url {
+            Some(url) => Database::Url(url),
+            None => Database::SqliteFile(args.data_dir.join("authyd.sqlite3")),
+        };
+        let sandbox = matches!(upstream, Upstream::Sandbox);
+        Ok(Self {
+            grpc_addr: args.grpc_addr,
+            http_addr: args.http_addr,
+            database,
+            upstream,
+            poll_interval: args.poll_interval,
+            authy_timeout: args.authy_timeout,
+            callback: args.callback_url.map(|u| (u, CallbackMethod::Post)),
+            caller_auth: !(sandbox || args.insecure_no_caller_auth),
+            cors_origins: args.cors_origins,
+        })
+    }
+
+    pub fn is_sandbox(&self) -> bool {
+        matches!(self.upstream, Upstream::Sandbox)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        serve: ServeArgs,
+    }
+
+    fn parse(args: &[&str]) -> Result<Settings, String> {
+        let cli = Cli::try_parse_from(std::iter::once("authyd").chain(args.iter().copied()))
+            .map_err(|e| e.to_string())?;
+        Settings::from_args(cli.serve).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn no_key_is_the_sandbox_without_caller_auth() {
+        let s = parse(&["--grpc-addr", "127.0.0.1:0"]).unwrap();
+        assert!(s.is_sandbox());
+        assert!(!s.caller_auth);
+        assert_eq!(s.poll_interval, Duration::from_secs(1));
+        assert_eq!(
+            s.database,
+            Database::SqliteFile(PathBuf::from("./authyd-data/authyd.sqlite3"))
+        );
+    }
+
+    #[test]
+    fn a_key_needs_app_name_and_id_and_never_shows_in_debug() {
+        let err = parse(&["--authy-api-key", "sekrit-key"]).unwrap_err();
+        assert!(err.contains("--authy-app-name"), "{err}");
+        assert!(!err.contains("sekrit"));
+        let s = parse(&[
+            "--authy-api-key",
+            "sekrit-key",
+            "--authy-app-name",
+            "App",
+            "--authy-app-id",
+            "1",
+            "--poll-interval",
+            "250ms",
+        ])
+        .unwrap();
+        assert!(!s.is_sandbox());
+        assert!(s.caller_auth);
+        assert_eq!(s.poll_interval, Duration::from_millis(250));
+        assert!(!format!("{s:?}").contains("sekrit"));
+    }
+
+    #[test]
+    fn bad_values_are_rejected() {
+        assert!(parse(&["--poll-interval", "0s"]).is_err());
+        assert!(parse(&["--poll-interval", "soon"]).is_err());
+        assert!(parse(&["--callback-url", "ftp://x/cb"]).is_err());
+        assert!(parse(&["--grpc-addr", "nowhere"]).is_err());
+    }
+}
