@@ -8,3 +8,4 @@ pub mod grpc;
 pub mod provider;
 pub mod secret;
 pub mod sim;
+pub mod store;

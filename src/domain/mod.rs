@@ -8,7 +8,7 @@ mod token;
 
 pub use approval::{ApprovalMessage, ApprovalStatus, Details, Logo, LogoResolution};
 pub use contact::{CountryCode, Email, PhoneNumber};
-pub use ids::{ApprovalUuid, AuthyId, UserId};
+pub use ids::{ApprovalId, ApprovalUuid, AuthyId, RequestId, UserId};
 pub use token::{Locale, Token, TokenAction};
 
 /// Why a raw value did not become a domain value. `field` is filled in by the edge that knows

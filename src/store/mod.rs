@@ -1,0 +1,350 @@
+//! Persistence. Everything authyd keeps — the caller's users and their Authy ids, approval
+//! requests and their state changes, and the audit trail — goes through the [`Store`] trait, in
+//! domain terms; SQL stays in the implementations. [`SqliteStore`] (an embedded file, the default)
+//! is the first implementation; a PostgreSQL store for scale-out implements the same trait and runs
+//! the same contract suite (`tests/store_contract.rs`).
+//!
+//! Conventions every implementation keeps:
+//! - Times are stored as integer unix milliseconds: a stored time reads back truncated to the
+//!   millisecond, and the records returned by inserts are the stored (truncated) rows.
+//! - No raw phone number or email is ever stored; a user keeps only the masked phone.
+//! - Approval transitions and audit events are append-only: nothing updates or deletes them, and
+//!   deleting a user keeps both (and the user's approvals).
+//! - A stored value that no longer parses into a domain type is [`StoreError::Corrupt`], never a
+//!   panic, and no error message carries row contents beyond ids.
+
+mod sqlite;
+
+use std::collections::BTreeMap;
+use std::future::Future;
+
+use chrono::{DateTime, Utc};
+
+use crate::domain::{
+    ApprovalId, ApprovalStatus, ApprovalUuid, AuthyId, CountryCode, RequestId, UserId,
+};
+
+pub use sqlite::SqliteStore;
+
+/// A user enrolled through authyd: the caller's id mapped to the provider's id.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserRecord {
+    pub user_id: UserId,
+    pub authy_id: AuthyId,
+    /// The phone as shown to people (e.g. `XXX-XXX-XX12`); the number itself is never stored.
+    pub masked_phone: String,
+    pub country_code: CountryCode,
+    pub enroll_time: DateTime<Utc>,
+}
+
+/// A OneTouch approval request created through authyd.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApprovalRecord {
+    /// authyd's id, the one callers see.
+    pub approval_id: ApprovalId,
+    pub user_id: UserId,
+    pub authy_id: AuthyId,
+    /// The provider's id of the request (Authy's uuid); unique.
+    pub provider_ref: ApprovalUuid,
+    /// The caller's idempotency key; unique per `user_id` when present.
+    pub request_id: Option<RequestId>,
+    pub message: String,
+    /// The details shown with the push (hidden details are not stored).
+    pub details: BTreeMap<String, String>,
+    pub state: ApprovalStatus,
+    pub create_time: DateTime<Utc>,
+    pub expire_time: DateTime<Utc>,
+    /// When `state` last changed (the create time until then).
+    pub update_time: DateTime<Utc>,
+}
+
+/// Outcome of an idempotent insert.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Inserted<T> {
+    /// The row was new and is now stored, as returned.
+    Created(T),
+    /// A row with the same key was already stored; it is returned unchanged and the new one was
+    /// not written. Callers that must tell a retry from a conflicting reuse of the key compare
+    /// fields.
+    Existing(T),
+}
+
+impl<T> Inserted<T> {
+    /// The stored row, new or not.
+    pub fn into_inner(self) -> T {
+        match self {
+            Self::Created(t) | Self::Existing(t) => t,
+        }
+    }
+
+    pub fn is_created(&self) -> bool {
+        matches!(self, Self::Created(_))
+    }
+}
+
+/// What made an approval change state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum TransitionSource {
+    /// The follower polling the provider.
+    Poll,
+    /// A signed callback from the provider.
+    Callback,
+    /// authyd's own clock passed `expire_time`.
+    Expiry,
+    /// A fresh read from the provider made for a `GetApproval`.
+    Read,
+}
+
+impl TransitionSource {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Poll => "poll",
+            Self::Callback => "callback",
+            Self::Expiry => "expiry",
+            Self::Read => "read",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Option<Self> {
+        match raw {
+            "poll" => Some(Self::Poll),
+            "callback" => Some(Self::Callback),
+            "expiry" => Some(Self::Expiry),
+            "read" => Some(Self::Read),
+            _ => None,
+        }
+    }
+}
+
+/// One recorded state change of an approval.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Transition {
+    pub approval_id: ApprovalId,
+    pub from: ApprovalStatus,
+    pub to: ApprovalStatus,
+    pub source: TransitionSource,
+    pub at: DateTime<Utc>,
+}
+
+/// Outcome of [`Store::transition_approval`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TransitionOutcome {
+    /// This call moved the approval out of pending; the row after the change.
+    Applied(ApprovalRecord),
+    /// Nothing changed (the approval was already terminal, or the target was pending); the
+    /// stored row.
+    Unchanged(ApprovalRecord),
+}
+
+impl TransitionOutcome {
+    /// The approval as stored after the call.
+    pub fn record(&self) -> &ApprovalRecord {
+        match self {
+            Self::Applied(r) | Self::Unchanged(r) => r,
+        }
+    }
+
+    pub fn into_record(self) -> ApprovalRecord {
+        match self {
+            Self::Applied(r) | Self::Unchanged(r) => r,
+        }
+    }
+
+    pub fn is_applied(&self) -> bool {
+        matches!(self, Self::Applied(_))
+    }
+}
+
+/// What an audit event records. Stored as its snake_case name ([`AuditAction::as_str`]); names
+/// are part of the stored format, so variants may be added but never renamed or removed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum AuditAction {
+    Enroll,
+    Unenroll,
+    SendSms,
+    SendVoice,
+    VerifyToken,
+    RequestApproval,
+    ApprovalTransition,
+    StartRegistration,
+    CompleteRegistration,
+    /// A provider callback that failed signature verification.
+    RejectCallback,
+    CreateKey,
+    RevokeKey,
+}
+
+impl AuditAction {
+    pub const ALL: [Self; 12] = [
+        Self::Enroll,
+        Self::Unenroll,
+        Self::SendSms,
+        Self::SendVoice,
+        Self::VerifyToken,
+        Self::RequestApproval,
+        Self::ApprovalTransition,
+        Self::StartRegistration,
+        Self::CompleteRegistration,
+        Self::RejectCallback,
+        Self::CreateKey,
+        Self::RevokeKey,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Enroll => "enroll",
+            Self::Unenroll => "unenroll",
+            Self::SendSms => "send_sms",
+            Self::SendVoice => "send_voice",
+            Self::VerifyToken => "verify_token",
+            Self::RequestApproval => "request_approval",
+            Self::ApprovalTransition => "approval_transition",
+            Self::StartRegistration => "start_registration",
+            Self::CompleteRegistration => "complete_registration",
+            Self::RejectCallback => "reject_callback",
+            Self::CreateKey => "create_key",
+            Self::RevokeKey => "revoke_key",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|a| a.as_str() == raw)
+    }
+}
+
+/// One entry of the audit trail.
+///
+/// **Never put a secret in an audit event**: no token, code, API key, JWT, raw phone number or
+/// email in `subject`, `outcome` or `detail`. The trail is kept forever and read by operators.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditEvent {
+    pub at: DateTime<Utc>,
+    /// The authenticated caller's name (`anonymous` when caller authentication is off).
+    pub caller: String,
+    pub action: AuditAction,
+    pub user_id: Option<UserId>,
+    /// What the action was about besides the user, e.g. an approval id.
+    pub subject: Option<String>,
+    /// A short stable word: `ok`, `invalid`, `not_found`, `unavailable`, …
+    pub outcome: String,
+    /// Free text for operators. Callers must not put secrets here (see above).
+    pub detail: Option<String>,
+}
+
+/// Which audit events to read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditQuery {
+    /// Only the events of this user; all events when `None`.
+    pub user_id: Option<UserId>,
+    /// At most this many (newest first); capped at [`AuditQuery::MAX_LIMIT`].
+    pub limit: u32,
+}
+
+impl AuditQuery {
+    pub const MAX_LIMIT: u32 = 10_000;
+}
+
+/// Why a store operation failed. Messages carry ids at most, never row contents.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum StoreError {
+    /// The row the operation is about does not exist.
+    #[error("not found")]
+    NotFound,
+    /// The database cannot be reached or used right now (pool exhausted or closed, I/O error,
+    /// database locked, …); retrying later may succeed.
+    #[error("store unavailable: {0}")]
+    Unavailable(String),
+    /// A stored value no longer parses into its domain type, or the schema is not one this
+    /// build understands. Retrying does not help.
+    #[error("store corrupt: {0}")]
+    Corrupt(String),
+}
+
+/// The persistence boundary. Implementations are cheap to clone (a handle to a shared pool) and
+/// safe to share between tasks.
+pub trait Store: Clone + Send + Sync + 'static {
+    /// Stores a user, or returns the stored one if `user_id` is already enrolled (race-safe: of
+    /// concurrent inserts of one id exactly one is `Created`).
+    fn insert_user(
+        &self,
+        user: &UserRecord,
+    ) -> impl Future<Output = Result<Inserted<UserRecord>, StoreError>> + Send;
+
+    fn get_user(
+        &self,
+        user_id: &UserId,
+    ) -> impl Future<Output = Result<Option<UserRecord>, StoreError>> + Send;
+
+    /// Forgets a user; true if there was one. The user's approvals, transitions and audit events
+    /// stay.
+    fn delete_user(
+        &self,
+        user_id: &UserId,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+
+    /// Stores an approval. When `request_id` is set and the same user already has an approval
+    /// with that key, that approval is returned as `Existing` and nothing is written. An insert
+    /// that collides on `approval_id` or `provider_ref` instead also returns the colliding row as
+    /// `Existing` (callers compare fields to spot such a reuse).
+    fn insert_approval(
+        &self,
+        approval: &ApprovalRecord,
+    ) -> impl Future<Output = Result<Inserted<ApprovalRecord>, StoreError>> + Send;
+
+    fn get_approval(
+        &self,
+        approval_id: &ApprovalId,
+    ) -> impl Future<Output = Result<Option<ApprovalRecord>, StoreError>> + Send;
+
+    fn find_approval_by_provider_ref(
+        &self,
+        provider_ref: &ApprovalUuid,
+    ) -> impl Future<Output = Result<Option<ApprovalRecord>, StoreError>> + Send;
+
+    /// The approval a user created with an idempotency key, if any: lets a retried request be
+    /// answered before anything is sent to the provider (a second push to the phone).
+    fn find_approval_by_request(
+        &self,
+        user_id: &UserId,
+        request_id: &RequestId,
+    ) -> impl Future<Output = Result<Option<ApprovalRecord>, StoreError>> + Send;
+
+    /// Compare-and-set of an approval's state: applies only when the stored state is pending and
+    /// `to` is not, setting `state` and `update_time = at` and appending one [`Transition`] in
+    /// the same transaction. Otherwise nothing is written and the stored row comes back as
+    /// `Unchanged`: a terminal state never changes again, so of a callback and a poll racing
+    /// to the same approval the first writer wins. Unknown id: [`StoreError::NotFound`].
+    fn transition_approval(
+        &self,
+        approval_id: &ApprovalId,
+        to: ApprovalStatus,
+        source: TransitionSource,
+        at: DateTime<Utc>,
+    ) -> impl Future<Output = Result<TransitionOutcome, StoreError>> + Send;
+
+    /// The recorded transitions of an approval, oldest first (empty for an unknown id).
+    fn transitions(
+        &self,
+        approval_id: &ApprovalId,
+    ) -> impl Future<Output = Result<Vec<Transition>, StoreError>> + Send;
+
+    /// Every approval still pending, oldest first (to resume following them after a restart).
+    fn pending_approvals(
+        &self,
+    ) -> impl Future<Output = Result<Vec<ApprovalRecord>, StoreError>> + Send;
+
+    /// Appends to the audit trail. See [`AuditEvent`]: never pass secrets.
+    fn append_audit(
+        &self,
+        event: &AuditEvent,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Audit events, most recently appended first.
+    fn audit_events(
+        &self,
+        query: AuditQuery,
+    ) -> impl Future<Output = Result<Vec<AuditEvent>, StoreError>> + Send;
+
+    /// Checks that the database answers (for health checks).
+    fn ping(&self) -> impl Future<Output = Result<(), StoreError>> + Send;
+}

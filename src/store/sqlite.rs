@@ -1,0 +1,751 @@
+//! [`Store`] on an embedded SQLite file (WAL journal, a small pool of connections).
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::str::FromStr;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use sqlx::Row;
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
+    SqliteSynchronous,
+};
+
+use super::{
+    ApprovalRecord, AuditEvent, AuditQuery, Inserted, Store, StoreError, Transition,
+    TransitionOutcome, TransitionSource, UserRecord,
+};
+use crate::domain::{
+    ApprovalId, ApprovalStatus, ApprovalUuid, AuthyId, CountryCode, RequestId, UserId,
+};
+
+/// The columns of an approval row (what `approval_from_row` reads).
+macro_rules! approval_columns {
+    () => {
+        "approval_id, user_id, authy_id, provider_ref, request_id, message, details, state, \
+         create_time, expire_time, update_time"
+    };
+}
+
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("src/store/migrations");
+
+/// Connections in the pool of a file database. SQLite writes one at a time; the extra
+/// connections serve reads concurrently with a write (WAL).
+const MAX_CONNECTIONS: u32 = 4;
+/// How long a statement waits for another connection's write lock before failing as busy.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long an operation waits for a free connection.
+const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Attempts of an insert-or-select before giving up (only a concurrent delete of the row that
+/// blocked the insert makes a second attempt necessary).
+const INSERT_ATTEMPTS: usize = 3;
+
+/// The store on an SQLite database. Cloning shares the pool.
+#[derive(Debug, Clone)]
+pub struct SqliteStore {
+    pool: SqlitePool,
+}
+
+impl SqliteStore {
+    /// Opens (creating it and its directory if missing) the database file at `path` and brings
+    /// its schema up to date.
+    pub async fn open(path: &Path) -> Result<Self, StoreError> {
+        create_parent_dir(path)?;
+        let options = SqliteConnectOptions::new().filename(path);
+        Self::connect(options, false).await
+    }
+
+    /// Opens a database named by an `sqlite:` URL (`sqlite://path/to/file.db`,
+    /// `sqlite:///abs/path.db?mode=rwc`, `sqlite::memory:`), creating the file and its directory
+    /// if missing, and brings its schema up to date. An in-memory database lives as long as the
+    /// store (it is held on one connection).
+    pub async fn open_url(url: &str) -> Result<Self, StoreError> {
+        // sqlx reads anything after an optional `sqlite:` as a file name, so another scheme's
+        // URL would become a file path. The URL itself is not echoed: it may hold a password.
+        if !url.starts_with("sqlite:") {
+            return Err(StoreError::Unavailable(
+                "database url is not an sqlite: url".into(),
+            ));
+        }
+        let options = SqliteConnectOptions::from_str(url)
+            .map_err(|e| StoreError::Unavailable(format!("invalid sqlite database url: {e}")))?;
+        let in_memory = url.contains(":memory:") || url.contains("mode=memory");
+        if !in_memory {
+            create_parent_dir(options.get_filename())?;
+        }
+        Self::connect(options, in_memory).await
+    }
+
+    async fn connect(options: SqliteConnectOptions, in_memory: bool) -> Result<Self, StoreError> {
+        let options = options
+            .create_if_missing(true)
+            .foreign_keys(true)
+            .busy_timeout(BUSY_TIMEOUT)
+            .synchronous(SqliteSynchronous::Normal)
+            .journal_mode(if in_memory {
+                SqliteJournalMode::Memory
+            } else {
+                SqliteJournalMode::Wal
+            });
+        let pool = if in_memory {
+            // Each connection to `:memory:` is its own database unless the cache is shared, and
+            // the database vanishes with its last connection: keep exactly one, forever.
+            SqlitePoolOptions::new()
+                .max_connections(1)
+                .min_connections(1)
+                .idle_timeout(None)
+                .max_lifetime(None)
+        } else {
+            SqlitePoolOptions::new().max_connections(MAX_CONNECTIONS)
+        }
+        .acquire_timeout(ACQUIRE_TIMEOUT)
+        .connect_with(options)
+        .await
+        .map_err(|e| db_error("opening the database", e))?;
+        MIGRATOR.run(&pool).await.map_err(migrate_error)?;
+        Ok(Self { pool })
+    }
+
+    /// Closes every connection (checkpointing the WAL); later calls fail as unavailable.
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+
+    async fn select_user(&self, user_id: &UserId) -> Result<Option<UserRecord>, StoreError> {
+        let row = sqlx::query(
+            "SELECT user_id, authy_id, masked_phone, country_code, enroll_time \
+             FROM users WHERE user_id = ?1",
+        )
+        .bind(user_id.as_str())
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(|e| db_error("reading a user", e))?;
+        row.as_ref().map(user_from_row).transpose()
+    }
+
+    async fn select_approval(
+        &self,
+        sql: &'static str,
+        key: &str,
+    ) -> Result<Option<ApprovalRecord>, StoreError> {
+        let row = sqlx::query(sql)
+            .bind(key)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(|e| db_error("reading an approval", e))?;
+        row.as_ref().map(approval_from_row).transpose()
+    }
+}
+
+impl Store for SqliteStore {
+    async fn insert_user(&self, user: &UserRecord) -> Result<Inserted<UserRecord>, StoreError> {
+        for _ in 0..INSERT_ATTEMPTS {
+            let created = sqlx::query(
+                "INSERT INTO users (user_id, authy_id, masked_phone, country_code, enroll_time) \
+                 VALUES (?1, ?2, ?3, ?4, ?5) \
+                 ON CONFLICT (user_id) DO NOTHING \
+                 RETURNING user_id, authy_id, masked_phone, country_code, enroll_time",
+            )
+            .bind(user.user_id.as_str())
+            .bind(authy_id_to_sql(user.authy_id))
+            .bind(user.masked_phone.as_str())
+            .bind(i64::from(user.country_code.get()))
+            .bind(millis(user.enroll_time))
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(|e| db_error("storing a user", e))?;
+            if let Some(row) = created {
+                return user_from_row(&row).map(Inserted::Created);
+            }
+            if let Some(existing) = self.select_user(&user.user_id).await? {
+                return Ok(Inserted::Existing(existing));
+            }
+            // The row that blocked the insert was deleted in between: try again.
+        }
+        Err(StoreError::Unavailable(format!(
+            "user {}: insert kept conflicting with concurrent deletes",
+            user.user_id
+        )))
+    }
+
+    async fn get_user(&self, user_id: &UserId) -> Result<Option<UserRecord>, StoreError> {
+        self.select_user(user_id).await
+    }
+
+    async fn delete_user(&self, user_id: &UserId) -> Result<bool, StoreError> {
+        let done = sqlx::query("DELETE FROM users WHERE user_id = ?1")
+            .bind(user_id.as_str())
+            .execute(&self.pool)
+            .await
+            .map_err(|e| db_error("deleting a user", e))?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn insert_approval(
+        &self,
+        approval: &ApprovalRecord,
+    ) -> Result<Inserted<ApprovalRecord>, StoreError> {
+        let details = serde_json::to_string(&approval.details).map_err(|_| {
+            StoreError::Unavailable(format!(
+                "approval {}: details could not be encoded",
+                approval.approval_id
+            ))
+        })?;
+        let created = sqlx::query(concat!(
+            "INSERT INTO approvals (approval_id, user_id, authy_id, provider_ref, request_id, \
+                 message, details, state, create_time, expire_time, update_time) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11) \
+             ON CONFLICT DO NOTHING ",
+            "RETURNING ",
+            approval_columns!()
+        ))
+        .bind(approval.approval_id.as_str())
+        .bind(approval.user_id.as_str())
+        .bind(authy_id_to_sql(approval.authy_id))
+        .bind(approval.provider_ref.as_str())
+        .bind(approval.request_id.as_ref().map(RequestId::as_str))
+        .bind(approval.message.as_str())
+        .bind(details)
+        .bind(approval.state.as_str())
+        .bind(millis(approval.create_time))
+        .bind(millis(approval.expire_time))
+        .bind(millis(approval.update_time))
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(|e| db_error("storing an approval", e))?;
+        if let Some(row) = created {
+            return approval_from_row(&row).map(Inserted::Created);
+        }
+        // Some unique key collided. Approvals are never deleted, so the row that blocked the
+        // insert is still there: the same idempotency key first, then the same ids.
+        let existing = sqlx::query(concat!(
+            "SELECT ",
+            approval_columns!(),
+            " FROM approvals \
+             WHERE (user_id = ?1 AND request_id = ?2) OR approval_id = ?3 OR provider_ref = ?4 \
+             ORDER BY CASE \
+                 WHEN user_id = ?1 AND request_id = ?2 THEN 0 \
+                 WHEN approval_id = ?3 THEN 1 \
+                 ELSE 2 END \
+             LIMIT 1"
+        ))
+        .bind(approval.user_id.as_str())
+        .bind(approval.request_id.as_ref().map(RequestId::as_str))
+        .bind(approval.approval_id.as_str())
+        .bind(approval.provider_ref.as_str())
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(|e| db_error("reading an approval", e))?;
+        match existing {
+            Some(row) => approval_from_row(&row).map(Inserted::Existing),
+            None => Err(StoreError::Unavailable(format!(
+                "approval {}: insert conflicted with a row that is gone",
+                approval.approval_id
+            ))),
+        }
+    }
+
+    async fn get_approval(
+        &self,
+        approval_id: &ApprovalId,
+    ) -> Result<Option<ApprovalRecord>, StoreError> {
+        self.select_approval(
+            concat!(
+                "SELECT ",
+                approval_columns!(),
+                " FROM approvals WHERE approval_id = ?1"
+            ),
+            approval_id.as_str(),
+        )
+        .await
+    }
+
+    async fn find_approval_by_provider_ref(
+        &self,
+        provider_ref: &ApprovalUuid,
+    ) -> Result<Option<ApprovalRecord>, StoreError> {
+        self.select_approval(
+            concat!(
+                "SELECT ",
+                approval_columns!(),
+                " FROM approvals WHERE provider_ref = ?1"
+            ),
+            provider_ref.as_str(),
+        )
+        .await
+    }
+
+    async fn find_approval_by_request(
+        &self,
+        user_id: &UserId,
+        request_id: &RequestId,
+    ) -> Result<Option<ApprovalRecord>, StoreError> {
+        let row = sqlx::query(concat!(
+            "SELECT ",
+            approval_columns!(),
+            " FROM approvals WHERE user_id = ?1 AND request_id = ?2"
+        ))
+        .bind(user_id.as_str())
+        .bind(request_id.as_str())
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(|e| db_error("reading an approval", e))?;
+        row.as_ref().map(approval_from_row).transpose()
+    }
+
+    async fn transition_approval(
+        &self,
+        approval_id: &ApprovalId,
+        to: ApprovalStatus,
+        source: TransitionSource,
+        at: DateTime<Utc>,
+    ) -> Result<TransitionOutcome, StoreError> {
+        let failed = |e: sqlx::Error| db_error("changing an approval's state", e);
+        if to == ApprovalStatus::Pending {
+            return match self.get_approval(approval_id).await? {
+                Some(current) => Ok(TransitionOutcome::Unchanged(current)),
+                None => Err(StoreError::NotFound),
+            };
+        }
+        // The UPDATE is the transaction's first statement, so the transaction takes the write
+        // lock at once (waiting up to the busy timeout) and never has to upgrade a read snapshot.
+        let mut tx = self.pool.begin().await.map_err(failed)?;
+        let updated = sqlx::query(concat!(
+            "UPDATE approvals SET state = ?1, update_time = ?2 \
+             WHERE approval_id = ?3 AND state = 'pending' ",
+            "RETURNING ",
+            approval_columns!()
+        ))
+        .bind(to.as_str())
+        .bind(millis(at))
+        .bind(approval_id.as_str())
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(failed)?;
+        let Some(row) = updated else {
+            let current = sqlx::query(concat!(
+                "SELECT ",
+                approval_columns!(),
+                " FROM approvals WHERE approval_id = ?1"
+            ))
+            .bind(approval_id.as_str())
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(failed)?;
+            tx.rollback().await.map_err(failed)?;
+            return match current {
+                Some(row) => approval_from_row(&row).map(TransitionOutcome::Unchanged),
+                None => Err(StoreError::NotFound),
+            };
+        };
+        // Parsed before commit: a row that does not read back is not changed (dropping the
+        // transaction rolls it back).
+        let record = approval_from_row(&row)?;
+        sqlx::query(
+            "INSERT INTO approval_transitions (approval_id, from_state, to_state, source, at) \
+             VALUES (?1, ?2, ?3, ?4, ?5)",
+        )
+        .bind(approval_id.as_str())
+        .bind(ApprovalStatus::Pending.as_str())
+        .bind(to.as_str())
+        .bind(source.as_str())
+        .bind(millis(at))
+        .execute(&mut *tx)
+        .await
+        .map_err(failed)?;
+        tx.commit().await.map_err(failed)?;
+        Ok(TransitionOutcome::Applied(record))
+    }
+
+    async fn transitions(&self, approval_id: &ApprovalId) -> Result<Vec<Transition>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT approval_id, from_state, to_state, source, at \
+             FROM approval_transitions WHERE approval_id = ?1 ORDER BY seq",
+        )
+        .bind(approval_id.as_str())
+        .fetch_all(&self.pool)
+        .await
+        .map_err(|e| db_error("reading approval transitions", e))?;
+        rows.iter().map(transition_from_row).collect()
+    }
+
+    async fn pending_approvals(&self) -> Result<Vec<ApprovalRecord>, StoreError> {
+        let rows = sqlx::query(concat!(
+            "SELECT ",
+            approval_columns!(),
+            " FROM approvals WHERE state = 'pending' ORDER BY create_time, approval_id"
+        ))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(|e| db_error("reading pending approvals", e))?;
+        rows.iter().map(approval_from_row).collect()
+    }
+
+    async fn append_audit(&self, event: &AuditEvent) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO audit_events (at, caller, action, user_id, subject, outcome, detail) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        )
+        .bind(millis(event.at))
+        .bind(event.caller.as_str())
+        .bind(event.action.as_str())
+        .bind(event.user_id.as_ref().map(UserId::as_str))
+        .bind(event.subject.as_deref())
+        .bind(event.outcome.as_str())
+        .bind(event.detail.as_deref())
+        .execute(&self.pool)
+        .await
+        .map_err(|e| db_error("appending an audit event", e))?;
+        Ok(())
+    }
+
+    async fn audit_events(&self, query: AuditQuery) -> Result<Vec<AuditEvent>, StoreError> {
+        let limit = i64::from(query.limit.min(AuditQuery::MAX_LIMIT));
+        let rows = match &query.user_id {
+            Some(user_id) => {
+                sqlx::query(
+                    "SELECT seq, at, caller, action, user_id, subject, outcome, detail \
+                     FROM audit_events WHERE user_id = ?1 ORDER BY seq DESC LIMIT ?2",
+                )
+                .bind(user_id.as_str())
+                .bind(limit)
+                .fetch_all(&self.pool)
+                .await
+            }
+            None => {
+                sqlx::query(
+                    "SELECT seq, at, caller, action, user_id, subject, outcome, detail \
+                     FROM audit_events ORDER BY seq DESC LIMIT ?1",
+                )
+                .bind(limit)
+                .fetch_all(&self.pool)
+                .await
+            }
+        }
+        .map_err(|e| db_error("reading audit events", e))?;
+        rows.iter().map(audit_from_row).collect()
+    }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        sqlx::query("SELECT 1")
+            .execute(&self.pool)
+            .await
+            .map_err(|e| db_error("pinging the database", e))?;
+        Ok(())
+    }
+}
+
+fn create_parent_dir(path: &Path) -> Result<(), StoreError> {
+    match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => std::fs::create_dir_all(dir)
+            .map_err(|e| StoreError::Unavailable(format!("creating the database directory: {e}"))),
+        _ => Ok(()),
+    }
+}
+
+/// Maps a driver error. Only the driver's own words go into the message (SQLite's messages name
+/// tables, columns and constraints, never bound values).
+fn db_error(context: &str, e: sqlx::Error) -> StoreError {
+    match e {
+        sqlx::Error::RowNotFound => StoreError::NotFound,
+        sqlx::Error::ColumnDecode { index, .. } => {
+            StoreError::Corrupt(format!("{context}: column {index} does not decode"))
+        }
+        sqlx::Error::ColumnNotFound(column) => {
+            StoreError::Corrupt(format!("{context}: column {column} is missing"))
+        }
+        sqlx::Error::Decode(_) => {
+            StoreError::Corrupt(format!("{context}: a value does not decode"))
+        }
+        sqlx::Error::Database(db) => {
+            StoreError::Unavailable(format!("{context}: {}", db.message()))
+        }
+        other => StoreError::Unavailable(format!("{context}: {other}")),
+    }
+}
+
+fn migrate_error(e: sqlx::migrate::MigrateError) -> StoreError {
+    use sqlx::migrate::MigrateError as M;
+    match e {
+        // The database was written by a different build of authyd: not something a retry fixes.
+        M::VersionMissing(_) | M::VersionMismatch(_) | M::Dirty(_) => {
+            StoreError::Corrupt(format!("database schema: {e}"))
+        }
+        M::Execute(inner) | M::ExecuteMigration(inner, _) => {
+            db_error("migrating the database", inner)
+        }
+        other => StoreError::Unavailable(format!("migrating the database: {other}")),
+    }
+}
+
+fn millis(t: DateTime<Utc>) -> i64 {
+    t.timestamp_millis()
+}
+
+/// Authy ids are u64 in the domain and INTEGER (i64) in SQL: the bits are kept as they are, so
+/// every id round-trips (ids beyond i64::MAX, which Authy does not hand out, read as negative in
+/// SQL).
+fn authy_id_to_sql(id: AuthyId) -> i64 {
+    i64::from_ne_bytes(id.get().to_ne_bytes())
+}
+
+fn authy_id_from_sql(raw: i64) -> AuthyId {
+    AuthyId::new(u64::from_ne_bytes(raw.to_ne_bytes()))
+}
+
+/// Reads the columns of one row, naming the row (by id only) when a value is unreadable.
+struct Fields<'r> {
+    row: &'r SqliteRow,
+    what: String,
+}
+
+impl<'r> Fields<'r> {
+    fn corrupt(&self, column: &str, why: &str) -> StoreError {
+        StoreError::Corrupt(format!("{}: {column} {why}", self.what))
+    }
+
+    fn get<T>(&self, column: &str) -> Result<T, StoreError>
+    where
+        T: sqlx::Decode<'r, sqlx::Sqlite> + sqlx::Type<sqlx::Sqlite>,
+    {
+        self.row
+            .try_get(column)
+            .map_err(|_| self.corrupt(column, "does not decode"))
+    }
+
+    fn time(&self, column: &str) -> Result<DateTime<Utc>, StoreError> {
+        let ms: i64 = self.get(column)?;
+        DateTime::from_timestamp_millis(ms).ok_or_else(|| self.corrupt(column, "is out of range"))
+    }
+
+    fn user_id(&self, column: &str) -> Result<UserId, StoreError> {
+        UserId::parse(&self.get::<String>(column)?)
+            .map_err(|_| self.corrupt(column, "is not a valid user id"))
+    }
+
+    fn state(&self, column: &str) -> Result<ApprovalStatus, StoreError> {
+        ApprovalStatus::parse(&self.get::<String>(column)?)
+            .ok_or_else(|| self.corrupt(column, "is not an approval state"))
+    }
+}
+
+fn user_from_row(row: &SqliteRow) -> Result<UserRecord, StoreError> {
+    let raw_id: String = row
+        .try_get("user_id")
+        .map_err(|_| StoreError::Corrupt("users row: user_id does not decode".into()))?;
+    let user_id = UserId::parse(&raw_id)
+        .map_err(|_| StoreError::Corrupt("users row: user_id is not a valid user id".into()))?;
+    let f = Fields {
+        row,
+        what: format!("user {user_id}"),
+    };
+    Ok(UserRecord {
+        authy_id: authy_id_from_sql(f.get("authy_id")?),
+        masked_phone: f.get("masked_phone")?,
+        country_code: CountryCode::new(f.get("country_code")?)
+            .map_err(|_| f.corrupt("country_code", "is not a calling code"))?,
+        enroll_time: f.time("enroll_time")?,
+        user_id,
+    })
+}
+
+fn approval_id_of(row: &SqliteRow, table: &str) -> Result<ApprovalId, StoreError> {
+    let raw: String = row
+        .try_get("approval_id")
+        .map_err(|_| StoreError::Corrupt(format!("{table} row: approval_id does not decode")))?;
+    ApprovalId::parse(&raw)
+        .map_err(|_| StoreError::Corrupt(format!("{table} row: approval_id is not an approval id")))
+}
+
+fn approval_from_row(row: &SqliteRow) -> Result<ApprovalRecord, StoreError> {
+    let approval_id = approval_id_of(row, "approvals")?;
+    let f = Fields {
+        row,
+        what: format!("approval {approval_id}"),
+    };
+    let provider_ref = ApprovalUuid::parse(&f.get::<String>("provider_ref")?)
+        .map_err(|_| f.corrupt("provider_ref", "is not a provider approval id"))?;
+    let request_id = f
+        .get::<Option<String>>("request_id")?
+        .map(|raw| RequestId::parse(&raw))
+        .transpose()
+        .map_err(|_| f.corrupt("request_id", "is not a request id"))?;
+    let details: BTreeMap<String, String> = serde_json::from_str(&f.get::<String>("details")?)
+        .map_err(|_| f.corrupt("details", "is not a JSON object of strings"))?;
+    Ok(ApprovalRecord {
+        user_id: f.user_id("user_id")?,
+        authy_id: authy_id_from_sql(f.get("authy_id")?),
+        provider_ref,
+        request_id,
+        message: f.get("message")?,
+        details,
+        state: f.state("state")?,
+        create_time: f.time("create_time")?,
+        expire_time: f.time("expire_time")?,
+        update_time: f.time("update_time")?,
+        approval_id,
+    })
+}
+
+fn transition_from_row(row: &SqliteRow) -> Result<Transition, StoreError> {
+    let approval_id = approval_id_of(row, "approval_transitions")?;
+    let f = Fields {
+        row,
+        what: format!("transition of approval {approval_id}"),
+    };
+    Ok(Transition {
+        from: f.state("from_state")?,
+        to: f.state("to_state")?,
+        source: TransitionSource::parse(&f.get::<String>("source")?)
+            .ok_or_else(|| f.corrupt("source", "is not a transition source"))?,
+        at: f.time("at")?,
+        approval_id,
+    })
+}
+
+fn audit_from_row(row: &SqliteRow) -> Result<AuditEvent, StoreError> {
+    let seq: i64 = row
+        .try_get("seq")
+        .map_err(|_| StoreError::Corrupt("audit_events row: seq does not decode".into()))?;
+    let f = Fields {
+        row,
+        what: format!("audit event {seq}"),
+    };
+    Ok(AuditEvent {
+        at: f.time("at")?,
+        caller: f.get("caller")?,
+        action: super::AuditAction::parse(&f.get::<String>("action")?)
+            .ok_or_else(|| f.corrupt("action", "is not an audit action"))?,
+        user_id: f
+            .get::<Option<String>>("user_id")?
+            .map(|raw| UserId::parse(&raw))
+            .transpose()
+            .map_err(|_| f.corrupt("user_id", "is not a valid user id"))?,
+        subject: f.get("subject")?,
+        outcome: f.get("outcome")?,
+        detail: f.get("detail")?,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn authy_ids_round_trip_through_i64() {
+        for id in [0, 1, 1_234_567, i64::MAX as u64, u64::MAX] {
+            assert_eq!(
+                authy_id_from_sql(authy_id_to_sql(AuthyId::new(id))),
+                AuthyId::new(id)
+            );
+        }
+        assert_eq!(authy_id_to_sql(AuthyId::new(42)), 42);
+    }
+
+    /// A directory removed on drop.
+    struct TempDir(std::path::PathBuf);
+
+    impl TempDir {
+        fn new() -> Self {
+            let dir = std::env::temp_dir().join(format!("authyd-sqlite-{}", uuid::Uuid::new_v4()));
+            std::fs::create_dir_all(&dir).unwrap();
+            Self(dir)
+        }
+    }
+
+    impl Drop for TempDir {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+
+    async fn pragma(store: &SqliteStore, name: &'static str) -> String {
+        let row = sqlx::query(name).fetch_one(&store.pool).await.unwrap();
+        match row.try_get::<String, _>(0) {
+            Ok(text) => text,
+            Err(_) => row.try_get::<i64, _>(0).unwrap().to_string(),
+        }
+    }
+
+    #[tokio::test]
+    async fn file_database_settings() {
+        let dir = TempDir::new();
+        let path = dir.0.join("a").join("b").join("authyd.db");
+        let store = SqliteStore::open(&path).await.unwrap();
+        assert!(path.exists());
+        assert_eq!(pragma(&store, "PRAGMA journal_mode").await, "wal");
+        assert_eq!(pragma(&store, "PRAGMA foreign_keys").await, "1");
+        assert_eq!(pragma(&store, "PRAGMA synchronous").await, "1"); // NORMAL
+        assert_eq!(pragma(&store, "PRAGMA busy_timeout").await, "5000");
+        store.close().await;
+    }
+
+    #[tokio::test]
+    async fn history_tables_are_append_only() {
+        let store = SqliteStore::open_url("sqlite::memory:").await.unwrap();
+        let id = ApprovalId::new();
+        let orphan_transition = "INSERT INTO approval_transitions \
+             (approval_id, from_state, to_state, source, at) \
+             VALUES (?1, 'pending', 'approved', 'poll', 0)";
+        // A transition of an approval that does not exist violates the foreign key.
+        let orphan = sqlx::query(orphan_transition)
+            .bind(id.as_str())
+            .execute(&store.pool)
+            .await;
+        assert!(orphan.is_err());
+
+        for sql in [
+            "INSERT INTO approvals (approval_id, user_id, authy_id, provider_ref, message, \
+                 details, state, create_time, expire_time, update_time) \
+             VALUES (?1, 'u', 1, 'ref', 'm', '{}', 'pending', 0, 0, 0)",
+            orphan_transition,
+            "INSERT INTO audit_events (at, caller, action, outcome) \
+             VALUES (0, 'c', 'enroll', 'ok')",
+        ] {
+            sqlx::query(sql)
+                .bind(id.as_str())
+                .execute(&store.pool)
+                .await
+                .unwrap();
+        }
+        for sql in [
+            "UPDATE audit_events SET outcome = 'x'",
+            "DELETE FROM audit_events",
+            "UPDATE approval_transitions SET source = 'x'",
+            "DELETE FROM approval_transitions",
+        ] {
+            let refused = sqlx::query(sql).execute(&store.pool).await;
+            assert!(refused.is_err(), "{sql}");
+        }
+    }
+
+    #[tokio::test]
+    async fn other_schemes_are_refused_without_echoing_the_url() {
+        let err = SqliteStore::open_url("postgres://u:secret@127.0.0.1/db")
+            .await
+            .unwrap_err();
+        assert!(matches!(&err, StoreError::Unavailable(m) if !m.contains("secret")));
+    }
+
+    #[tokio::test]
+    async fn in_memory_database_is_one_database() {
+        let store = SqliteStore::open_url("sqlite::memory:").await;
+        let Ok(store) = store else {
+            panic!("open failed: {store:?}");
+        };
+        let user = UserRecord {
+            user_id: UserId::parse("mem").unwrap(),
+            authy_id: AuthyId::new(7),
+            masked_phone: "XXX-XXX-XX12".into(),
+            country_code: CountryCode::new(1).unwrap(),
+            enroll_time: Utc::now(),
+        };
+        assert!(store.insert_user(&user).await.unwrap().is_created());
+        // Several reads at once would each take a connection of a multi-connection pool.
+        let (a, b) = tokio::join!(store.get_user(&user.user_id), store.get_user(&user.user_id));
+        assert!(a.unwrap().is_some() && b.unwrap().is_some());
+        store.ping().await.unwrap();
+    }
+}
