@@ -23,5 +23,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .build_client(true)
         .compile_fds(compiler.file_descriptor_set())?;
     println!("cargo:rerun-if-changed=proto");
+    // sqlx::migrate! notices edits to existing migrations but not new files.
+    println!("cargo:rerun-if-changed=src/store/migrations");
     Ok(())
 }

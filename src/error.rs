@@ -27,10 +27,10 @@ impl FieldViolation {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum Error {
     /// Malformed request fields; the upstream was not called.
-    #[error("invalid request")]
+    #[error("invalid request: {}", summary(.0))]
     InvalidArgument(Vec<FieldViolation>),
     /// Authy rejected the user's fields (60027, 60033, …).
-    #[error("the user's details were rejected by Authy")]
+    #[error("Authy rejected the user: {}", summary(.0))]
     UserRejected(Vec<FieldViolation>),
     /// The user is not enrolled here.
     #[error("user not enrolled")]
@@ -38,6 +38,9 @@ pub enum Error {
     /// No such approval.
     #[error("approval not found")]
     ApprovalNotFound,
+    /// The approval was already answered or expired (sandbox controls).
+    #[error("the approval is no longer pending")]
+    ApprovalNotPending,
     /// The idempotency key was already used for a different request.
     #[error("request_id was already used for a different request")]
     RequestIdConflict,
@@ -76,6 +79,7 @@ impl Error {
             Self::UserRejected(_) => "USER_REJECTED_BY_AUTHY",
             Self::UserNotFound => "USER_NOT_FOUND",
             Self::ApprovalNotFound => "APPROVAL_NOT_FOUND",
+            Self::ApprovalNotPending => "APPROVAL_NOT_PENDING",
             Self::RequestIdConflict => "REQUEST_ID_CONFLICT",
             Self::TooManyAttempts { .. } => "TOO_MANY_ATTEMPTS",
             Self::UpstreamUnavailable { .. } => "AUTHY_UNAVAILABLE",
@@ -92,6 +96,15 @@ impl Error {
     pub fn invalid(field: impl Into<String>, description: impl Into<String>) -> Self {
         Self::InvalidArgument(vec![FieldViolation::new(field, description)])
     }
+}
+
+/// `field: description; …` (descriptions never echo the rejected values).
+fn summary(violations: &[FieldViolation]) -> String {
+    violations
+        .iter()
+        .map(|v| format!("{}: {}", v.field, v.description))
+        .collect::<Vec<_>>()
+        .join("; ")
 }
 
 impl From<ProviderError> for Error {

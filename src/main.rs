@@ -25,6 +25,8 @@ enum LogFormat {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Run authyd. Without an Authy API key it runs the sandbox (built-in simulator).
+    Serve(Box<authyd::config::ServeArgs>),
     /// Run the Authy simulator alone (for client tests and for testing any Authy integration).
     Sim(authyd::sim::SimArgs),
 }
@@ -41,6 +43,34 @@ async fn main() -> anyhow::Result<()> {
         LogFormat::Json => builder.json().init(),
     }
     match cli.command {
+        Command::Serve(args) => {
+            let settings = authyd::config::Settings::from_args(*args)?;
+            let app = authyd::startup::Application::build(settings).await?;
+            app.run_until_stopped(shutdown_signal()).await?;
+            Ok(())
+        }
         Command::Sim(args) => authyd::sim::run_cli(args).await,
+    }
+}
+
+/// Ctrl-C or SIGTERM.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {}
+        () = term => {}
     }
 }

@@ -1,5 +1,8 @@
 //! The gRPC edge: generated code (`pb`); the service implementations, proto <-> domain conversion
 //! and the one error-to-status mapping come with the gRPC service.
 
+pub mod convert;
 pub mod pb;
+pub mod sandbox;
 pub mod status;
+pub mod two_factor;

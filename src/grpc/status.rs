@@ -16,6 +16,7 @@ impl From<Error> for tonic::Status {
             Error::InvalidArgument(_) | Error::UserRejected(_) => Code::InvalidArgument,
             Error::UserNotFound | Error::ApprovalNotFound => Code::NotFound,
             Error::RequestIdConflict => Code::AlreadyExists,
+            Error::ApprovalNotPending => Code::FailedPrecondition,
             Error::TooManyAttempts { .. } => Code::ResourceExhausted,
             Error::UpstreamUnavailable { .. } | Error::ShuttingDown => Code::Unavailable,
             Error::UpstreamCredentials | Error::UpstreamProtocol | Error::Internal { .. } => {
@@ -68,6 +69,7 @@ mod tests {
             Error::UserNotFound,
             Error::ApprovalNotFound,
             Error::RequestIdConflict,
+            Error::ApprovalNotPending,
             Error::TooManyAttempts {
                 retry_after: Duration::from_secs(30),
             },

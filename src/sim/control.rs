@@ -7,7 +7,7 @@ use std::time::Duration;
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::rejection::PathRejection;
-use axum::extract::{Path, Request, State};
+use axum::extract::{Path, Query, Request, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::{get, post};
@@ -17,8 +17,9 @@ use super::Sim;
 use super::authy_api::{json_response, normalize_phone, parse_country_code, valid_email};
 use super::callbacks;
 use super::faults::{BodyStyle, Endpoint, FaultKind};
+
 use super::registration;
-use super::state::{Registration, now_ms};
+use super::state::{Approval, Registration, now_ms};
 
 /// Largest control body read.
 const BODY_LIMIT: usize = 64 * 1024;
@@ -30,6 +31,7 @@ pub fn router() -> Router<Arc<Sim>> {
         .route("/__sim/users/{authy_id}", get(user_get))
         .route("/__sim/users/{authy_id}/codes", get(user_codes))
         .route("/__sim/users/{authy_id}/devices", post(user_add_device))
+        .route("/__sim/approvals", get(approvals_list))
         .route("/__sim/approvals/{uuid}", get(approval_get))
         .route("/__sim/approvals/{uuid}/approve", post(approve))
         .route("/__sim/approvals/{uuid}/deny", post(deny))
@@ -201,8 +203,36 @@ async fn approval_get(
     let Some(approval) = sim.approvals.lock().get(&uuid).cloned() else {
         return fail(StatusCode::NOT_FOUND, "approval request not found");
     };
-    let (status, processed) = approval.status_at(now_ms());
-    ok(json!({
+    ok(approval_view(&approval, now_ms()))
+}
+
+/// `GET /__sim/approvals[?authy_id=N]`: every approval request (of one user), oldest first.
+async fn approvals_list(
+    State(sim): State<Arc<Sim>>,
+    Query(query): Query<std::collections::HashMap<String, String>>,
+) -> Response {
+    let authy_id = match query.get("authy_id").map(|s| s.parse::<u64>()) {
+        None => None,
+        Some(Ok(id)) => Some(id),
+        Some(Err(_)) => return fail(StatusCode::BAD_REQUEST, "authy_id must be a number"),
+    };
+    let now = now_ms();
+    let mut list: Vec<Approval> = sim
+        .approvals
+        .lock()
+        .values()
+        .filter(|a| authy_id.is_none_or(|id| a.authy_id == id))
+        .cloned()
+        .collect();
+    list.sort_by_key(|a| a.created_ms);
+    ok(Value::Array(
+        list.iter().map(|a| approval_view(a, now)).collect(),
+    ))
+}
+
+fn approval_view(approval: &Approval, now: i64) -> Value {
+    let (status, processed) = approval.status_at(now);
+    json!({
         "uuid": approval.uuid,
         "status": status.as_str(),
         "authy_id": approval.authy_id,
@@ -216,7 +246,7 @@ async fn approval_get(
         "processed_at": processed.map(timestamp),
         "notified": approval.notified,
         "polls": approval.polls,
-    }))
+    })
 }
 
 async fn approve(

@@ -1,0 +1,5 @@
+//! Use-cases: the only code that touches both the store and the provider. Watch hubs live here.
+
+pub mod hub;
+pub mod limits;
+pub mod twofactor;

@@ -1,0 +1,185 @@
+//! `spawn_app()`: a real authyd on port 0 with the simulator and a fresh database, as a test
+//! would run it, plus clients for its gRPC services and the simulator's control API.
+#![allow(dead_code)] // each test binary uses its own subset
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use authyd::config::{Database, Settings, Upstream};
+use authyd::grpc::pb::sandbox::v1::sandbox_service_client::SandboxServiceClient;
+use authyd::grpc::pb::v1::two_factor_service_client::TwoFactorServiceClient;
+use authyd::secret::ApiKey;
+use authyd::startup::Application;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+use tonic::transport::Channel;
+
+pub struct TestApp {
+    pub grpc_addr: SocketAddr,
+    pub http_addr: SocketAddr,
+    pub api: TwoFactorServiceClient<Channel>,
+    /// Present in sandbox mode.
+    pub sandbox: Option<SandboxServiceClient<Channel>>,
+    /// The simulator's base URL (the in-process sandbox's, or the external one).
+    pub sim: String,
+    pub data_dir: PathBuf,
+    stop: Option<oneshot::Sender<()>>,
+    task: Option<JoinHandle<Result<(), authyd::startup::StartupError>>>,
+}
+
+/// A fresh directory under the target dir, removed by nobody (cheap, and useful after failures).
+pub fn fresh_dir(tag: &str) -> PathBuf {
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("{tag}-{}", uuid::Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    dir
+}
+
+pub fn settings(data_dir: &std::path::Path, upstream: Upstream) -> Settings {
+    Settings {
+        grpc_addr: "127.0.0.1:0".parse().expect("addr"),
+        http_addr: "127.0.0.1:0".parse().expect("addr"),
+        database: Database::SqliteFile(data_dir.join("authyd.sqlite3")),
+        upstream,
+        poll_interval: Duration::from_millis(200),
+        authy_timeout: Duration::from_secs(2),
+        callback: None,
+        caller_auth: false,
+        cors_origins: Vec::new(),
+    }
+}
+
+/// authyd in sandbox mode (its own simulator).
+pub async fn spawn_app() -> TestApp {
+    let dir = fresh_dir("authyd");
+    start(settings(&dir, Upstream::Sandbox), dir).await
+}
+
+/// authyd against an external simulator (or anything at `url`) with this key.
+pub async fn spawn_app_against(url: &str, key: &str, data_dir: PathBuf) -> TestApp {
+    let upstream = Upstream::Authy {
+        url: url.parse().expect("url"),
+        api_key: ApiKey::new(key).expect("key"),
+        app_name: "authyd-sim".into(),
+        app_id: "100000".into(),
+    };
+    let mut app = start(settings(&data_dir, upstream), data_dir).await;
+    app.sim = url.to_owned();
+    app
+}
+
+pub async fn start(settings: Settings, data_dir: PathBuf) -> TestApp {
+    let app = Application::build(settings).await.expect("build authyd");
+    let grpc_addr = app.grpc_addr();
+    let http_addr = app.http_addr();
+    let sim = app.sim_base_url().unwrap_or_default();
+    let sandbox_mode = app.sim_base_url().is_some();
+    let (stop, stopped) = oneshot::channel::<()>();
+    let task = tokio::spawn(app.run_until_stopped(async {
+        let _ = stopped.await;
+    }));
+    let channel = Channel::from_shared(format!("http://{grpc_addr}"))
+        .expect("uri")
+        .connect()
+        .await
+        .expect("connect");
+    TestApp {
+        grpc_addr,
+        http_addr,
+        api: TwoFactorServiceClient::new(channel.clone()),
+        sandbox: sandbox_mode.then(|| SandboxServiceClient::new(channel)),
+        sim,
+        data_dir,
+        stop: Some(stop),
+        task: Some(task),
+    }
+}
+
+impl TestApp {
+    /// Graceful shutdown; returns what `run_until_stopped` returned.
+    pub async fn stop(mut self) -> Result<(), authyd::startup::StartupError> {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        match self.task.take() {
+            Some(task) => task.await.expect("server task"),
+            None => Ok(()),
+        }
+    }
+
+    pub fn sandbox(&self) -> SandboxServiceClient<Channel> {
+        self.sandbox.clone().expect("sandbox mode")
+    }
+
+    /// `GET {sim}/__sim/stats` → requests per endpoint name.
+    pub async fn sim_requests(&self, endpoint: &str) -> u64 {
+        let v: serde_json::Value = reqwest::get(format!("{}/__sim/stats", self.sim))
+            .await
+            .expect("stats")
+            .json()
+            .await
+            .expect("stats json");
+        v["requests"][endpoint].as_u64().unwrap_or(0)
+    }
+
+    /// `POST {sim}/__sim/faults`.
+    pub async fn sim_fault(&self, fault: serde_json::Value) {
+        let r = reqwest::Client::new()
+            .post(format!("{}/__sim/faults", self.sim))
+            .json(&fault)
+            .send()
+            .await
+            .expect("fault");
+        assert!(r.status().is_success(), "fault rejected: {}", r.status());
+    }
+
+    pub async fn sim_clear_faults(&self) {
+        reqwest::Client::new()
+            .delete(format!("{}/__sim/faults", self.sim))
+            .send()
+            .await
+            .expect("clear faults");
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(task) = &self.task {
+            task.abort();
+        }
+    }
+}
+
+/// Enrolls `user_id` with a unique valid phone.
+pub async fn enroll(app: &TestApp, user_id: &str) -> authyd::grpc::pb::v1::User {
+    use authyd::grpc::pb::v1::EnrollRequest;
+    let n = u64::from(uuid::Uuid::new_v4().as_u128() as u32) % 9_000_000 + 1_000_000;
+    app.api
+        .clone()
+        .enroll(EnrollRequest {
+            user_id: user_id.into(),
+            email: format!("{user_id}@example.com"),
+            phone_number: format!("650{n}"),
+            country_code: 1,
+            send_install_link: false,
+        })
+        .await
+        .expect("enroll")
+        .into_inner()
+        .user
+        .expect("user")
+}
+
+/// The `ErrorInfo` reason and the field names of `BadRequest` violations of a status.
+pub fn details(status: &tonic::Status) -> (String, Vec<String>) {
+    use tonic_types::StatusExt;
+    let d = status.get_error_details();
+    let info = d.error_info().expect("every error has ErrorInfo");
+    assert_eq!(info.domain, "authyd");
+    let fields = d
+        .bad_request()
+        .map(|b| b.field_violations.iter().map(|v| v.field.clone()).collect())
+        .unwrap_or_default();
+    (info.reason.clone(), fields)
+}
