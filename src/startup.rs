@@ -212,11 +212,18 @@ impl Application {
             .with_graceful_shutdown(stopped(stop_rx.clone()))
             .into_future();
         let http = tokio::spawn(http);
+        let hub = self.app.approvals().clone();
+        let gauges = move || {
+            metrics::gauge!("authyd_active_watchers", "kind" => "approval")
+                .set(hub.watchers() as f64);
+            metrics::gauge!("authyd_pending_approvals_followed").set(hub.followers() as f64);
+        };
         let watchdog = tokio::spawn(watch_health(
             self.store.clone(),
             self.health.clone(),
             health_reporter,
             stop_rx,
+            gauges,
         ));
 
         stop.await;
@@ -281,16 +288,19 @@ fn cors(origins: &[String]) -> CorsLayer {
         .max_age(Duration::from_secs(24 * 60 * 60))
 }
 
-/// Keeps gRPC health and `/healthz` in step with the store and Authy.
+/// Keeps gRPC health and `/healthz` in step with the store and Authy, and refreshes the gauges
+/// (`authyd_active_watchers`, `authyd_pending_approvals_followed`) every 2 s.
 async fn watch_health(
     store: SqliteStore,
     health: Health,
     reporter: tonic_health::server::HealthReporter,
     mut stop: watch::Receiver<bool>,
+    gauges: impl Fn() + Send,
 ) {
     let service = "authyd.v1.TwoFactorService";
     let mut serving = true;
     loop {
+        gauges();
         health.set_store_failing(store.ping().await.is_err());
         let now_serving = health.is_serving();
         if now_serving != serving {

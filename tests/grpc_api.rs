@@ -470,3 +470,59 @@ async fn get_approval_reads_authy_now_and_watch_streams_to_the_end() {
     );
     assert!(again.next().await.is_none());
 }
+
+#[tokio::test]
+async fn healthz_and_metrics_are_served_on_the_http_port() {
+    let app = spawn_app().await;
+    enroll(&app, "ivy").await;
+    let _ = app
+        .api
+        .clone()
+        .verify_token(verify("ivy", "1234567"))
+        .await
+        .unwrap();
+    let health = reqwest::get(format!("http://{}/healthz", app.http_addr))
+        .await
+        .unwrap();
+    assert_eq!(health.status(), 200);
+    assert!(health.text().await.unwrap().contains("\"serving\""));
+    let metrics = reqwest::get(format!("http://{}/metrics", app.http_addr))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    for name in [
+        "authyd_grpc_requests_total{method=\"VerifyToken\",code=\"OK\"}",
+        "authyd_grpc_request_duration_seconds_bucket",
+        "authyd_upstream_requests_total{endpoint=\"verify\",outcome=\"4xx\"}",
+        "authyd_upstream_request_duration_seconds_bucket",
+        "authyd_active_watchers",
+        "authyd_pending_approvals_followed",
+    ] {
+        assert!(metrics.contains(name), "/metrics lacks {name}:\n{metrics}");
+    }
+}
+
+#[tokio::test]
+async fn grpc_health_reports_serving() {
+    use tonic_health::pb::health_client::HealthClient;
+    use tonic_health::pb::{HealthCheckRequest, health_check_response::ServingStatus};
+    let app = spawn_app().await;
+    let channel = tonic::transport::Channel::from_shared(format!("http://{}", app.grpc_addr))
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    for service in ["", "authyd.v1.TwoFactorService"] {
+        let status = HealthClient::new(channel.clone())
+            .check(HealthCheckRequest {
+                service: service.into(),
+            })
+            .await
+            .unwrap()
+            .into_inner()
+            .status();
+        assert_eq!(status, ServingStatus::Serving, "{service:?}");
+    }
+}

@@ -249,6 +249,7 @@ impl AuthyClient {
         loop {
             let started = Instant::now();
             let outcome = self.attempt(ep, &url, body.as_ref()).await;
+            record_attempt(ep, &outcome, started.elapsed());
             let elapsed_ms = started.elapsed().as_millis();
             let (retryable, hint) = match &outcome {
                 Ok(reply) => {
@@ -381,6 +382,31 @@ fn json_body(value: &impl Serialize) -> Result<Bytes, ProviderError> {
     serde_json::to_vec(value)
         .map(Bytes::from)
         .map_err(|_| misconfigured("could not encode a request body"))
+}
+
+/// Counts and times one HTTP attempt: `authyd_upstream_requests_total{endpoint, outcome}` (outcome
+/// is the HTTP status class, or the transport failure) and
+/// `authyd_upstream_request_duration_seconds{endpoint}`.
+fn record_attempt(ep: Endpoint, outcome: &Result<Reply, Transport>, elapsed: Duration) {
+    let outcome = match outcome {
+        Ok(reply) => match reply.status {
+            200..=299 => "2xx",
+            429 => "429",
+            400..=499 => "4xx",
+            500..=599 => "5xx",
+            _ => "other",
+        },
+        Err(t) => match t.failure {
+            UpstreamFailure::Timeout => "timeout",
+            UpstreamFailure::Connect => "connect_error",
+            UpstreamFailure::ConnectionClosed => "connection_closed",
+            UpstreamFailure::Status(_) => "other",
+        },
+    };
+    metrics::counter!("authyd_upstream_requests_total", "endpoint" => ep.name(), "outcome" => outcome)
+        .increment(1);
+    metrics::histogram!("authyd_upstream_request_duration_seconds", "endpoint" => ep.name())
+        .record(elapsed.as_secs_f64());
 }
 
 /// `Retry-After` as delay-seconds or an HTTP date.
