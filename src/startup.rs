@@ -176,6 +176,9 @@ impl Application {
         let reflection = |b: tonic_reflection::server::Builder<'static>| {
             b.register_encoded_file_descriptor_set(pb::FILE_DESCRIPTOR_SET)
                 .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+                // google.rpc.ErrorInfo / BadRequest / RetryInfo, so grpcurl and other
+                // reflection clients can decode error details.
+                .register_encoded_file_descriptor_set(tonic_types::pb::FILE_DESCRIPTOR_SET)
         };
         let reflection_v1 = reflection(tonic_reflection::server::Builder::configure())
             .build_v1()

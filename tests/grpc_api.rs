@@ -526,3 +526,26 @@ async fn grpc_health_reports_serving() {
         assert_eq!(status, ServingStatus::Serving, "{service:?}");
     }
 }
+
+#[tokio::test]
+async fn caller_deadlines_are_honoured_while_authy_is_slow() {
+    let app = spawn_app().await;
+    enroll(&app, "jon").await;
+    app.sim_fault(serde_json::json!({"endpoint": "verify", "kind": "latency", "ms": 3000}))
+        .await;
+    let mut req = tonic::Request::new(verify("jon", "1234567"));
+    req.set_timeout(Duration::from_millis(300));
+    let started = std::time::Instant::now();
+    let e = app.api.clone().verify_token(req).await.unwrap_err();
+    assert!(
+        matches!(e.code(), Code::DeadlineExceeded | Code::Cancelled),
+        "{:?}: {}",
+        e.code(),
+        e.message()
+    );
+    assert!(
+        started.elapsed() < Duration::from_millis(1500),
+        "{:?}",
+        started.elapsed()
+    );
+}
