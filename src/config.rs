@@ -1,5 +1,7 @@
 //! Typed settings of `authyd serve`: flags > environment (`AUTHYD_*`) > defaults, parsed once into
 //! [`Settings`]. Secrets are wrapped ([`ApiKey`]); `Debug` of everything here is safe to log.
+//! The database flags ([`DatabaseArgs`]) are shared with `authyd keys` ([`KeysCommand`]), so
+//! both name the same database.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -7,8 +9,69 @@ use std::time::Duration;
 
 use url::Url;
 
+use crate::domain::{KeyName, Scopes};
 use crate::provider::authy::signature::CallbackMethod;
 use crate::secret::ApiKey;
+
+/// Where the database is: flags of `authyd serve` and `authyd keys`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct DatabaseArgs {
+    /// Directory of the embedded SQLite database.
+    #[arg(long, env = "AUTHYD_DATA_DIR", default_value = "./authyd-data")]
+    pub data_dir: PathBuf,
+    /// Database URL (`sqlite://…`); overrides the SQLite file under --data-dir.
+    #[arg(long, env = "AUTHYD_DATABASE_URL")]
+    pub database_url: Option<String>,
+}
+
+impl DatabaseArgs {
+    /// The database of a server that talks to Authy (the one caller keys live in): the URL if
+    /// given, else `authyd.sqlite3` under the data directory.
+    pub fn database(&self) -> Database {
+        match &self.database_url {
+            Some(url) => Database::Url(url.clone()),
+            None => Database::SqliteFile(self.data_dir.join("authyd.sqlite3")),
+        }
+    }
+}
+
+/// `authyd keys …`: caller credentials of the gRPC API.
+#[derive(Debug, Clone, clap::Subcommand)]
+pub enum KeysCommand {
+    /// Create a key and print it, alone, on the last line of stdout. It is shown only this once.
+    Create {
+        /// The key's name (1-64 of A-Z a-z 0-9 . _ -); the audit trail names callers by it.
+        #[arg(long, value_parser = KeyName::parse)]
+        name: KeyName,
+        /// Comma-separated scopes: enroll, verify, approve, register, admin (admin = all).
+        #[arg(long, value_parser = Scopes::parse)]
+        scopes: Scopes,
+        #[command(flatten)]
+        db: DatabaseArgs,
+    },
+    /// List keys (names, scopes, status, times; never the keys).
+    List {
+        #[command(flatten)]
+        db: DatabaseArgs,
+    },
+    /// Revoke a key: running servers refuse it within seconds. Names are never reused.
+    Revoke {
+        /// The key's name.
+        #[arg(long, value_parser = KeyName::parse)]
+        name: KeyName,
+        #[command(flatten)]
+        db: DatabaseArgs,
+    },
+}
+
+impl KeysCommand {
+    /// The database the command works on.
+    pub fn database(&self) -> Database {
+        match self {
+            Self::Create { db, .. } | Self::List { db } | Self::Revoke { db, .. } => db.database(),
+        }
+    }
+}
 
 /// Command-line flags of `authyd serve` (design.md, "Command-line and test-facing contract").
 #[derive(Debug, Clone, clap::Args)]
@@ -19,12 +82,8 @@ pub struct ServeArgs {
     /// HTTP listen address: OneTouch callbacks, /metrics, /healthz (port 0 picks a free port).
     #[arg(long, env = "AUTHYD_HTTP_ADDR", default_value = "127.0.0.1:8080")]
     pub http_addr: SocketAddr,
-    /// Directory of the embedded SQLite database.
-    #[arg(long, env = "AUTHYD_DATA_DIR", default_value = "./authyd-data")]
-    pub data_dir: PathBuf,
-    /// Database URL (`sqlite://…`); overrides the SQLite file under --data-dir.
-    #[arg(long, env = "AUTHYD_DATABASE_URL")]
-    pub database_url: Option<String>,
+    #[command(flatten)]
+    pub db: DatabaseArgs,
     /// Authy API base URL.
     #[arg(
         long,
@@ -52,6 +111,7 @@ pub struct ServeArgs {
     #[arg(long, env = "AUTHYD_CALLBACK_URL")]
     pub callback_url: Option<Url>,
     /// Run outside the sandbox without caller credentials (any caller may do anything).
+    /// Otherwise callers need a key from `authyd keys create`.
     #[arg(long, env = "AUTHYD_INSECURE_NO_CALLER_AUTH")]
     pub insecure_no_caller_auth: bool,
     /// Origins allowed to call gRPC-Web from a browser (comma-separated; `*` for any).
@@ -96,6 +156,8 @@ pub struct Settings {
     pub grpc_addr: SocketAddr,
     pub http_addr: SocketAddr,
     pub database: Database,
+    /// Delete the SQLite file before opening it (sandbox mode: the simulator starts empty too).
+    pub reset_database: bool,
     pub upstream: Upstream,
     pub poll_interval: Duration,
     pub authy_timeout: Duration,
@@ -141,15 +203,21 @@ impl Settings {
                 "--callback-url must be an http(s) URL".to_owned(),
             ));
         }
-        let database = match args.database_url {
-            Some(url) => Database::Url(url),
-            None => Database::SqliteFile(args.data_dir.join("authyd.sqlite3")),
-        };
         let sandbox = matches!(upstream, Upstream::Sandbox);
+        // The sandbox simulator keeps its users and approvals in memory, so its database starts
+        // afresh with it: stored mappings to a previous run's simulator would point nowhere.
+        let (database, reset_database) = match &args.db.database_url {
+            None if sandbox => (
+                Database::SqliteFile(args.db.data_dir.join("sandbox.sqlite3")),
+                true,
+            ),
+            _ => (args.db.database(), false),
+        };
         Ok(Self {
             grpc_addr: args.grpc_addr,
             http_addr: args.http_addr,
             database,
+            reset_database,
             upstream,
             poll_interval: args.poll_interval,
             authy_timeout: args.authy_timeout,
@@ -190,8 +258,9 @@ mod tests {
         assert_eq!(s.poll_interval, Duration::from_secs(1));
         assert_eq!(
             s.database,
-            Database::SqliteFile(PathBuf::from("./authyd-data/authyd.sqlite3"))
+            Database::SqliteFile(PathBuf::from("./authyd-data/sandbox.sqlite3"))
         );
+        assert!(s.reset_database);
     }
 
     #[test]
@@ -212,8 +281,56 @@ mod tests {
         .unwrap();
         assert!(!s.is_sandbox());
         assert!(s.caller_auth);
+        assert!(!s.reset_database);
+        assert_eq!(
+            s.database,
+            Database::SqliteFile(PathBuf::from("./authyd-data/authyd.sqlite3"))
+        );
         assert_eq!(s.poll_interval, Duration::from_millis(250));
         assert!(!format!("{s:?}").contains("sekrit"));
+    }
+
+    #[derive(Parser)]
+    struct KeysCli {
+        #[command(subcommand)]
+        keys: KeysCommand,
+    }
+
+    #[test]
+    fn keys_commands_share_the_database_flags() {
+        let parse = |args: &[&str]| {
+            KeysCli::try_parse_from(std::iter::once("keys").chain(args.iter().copied()))
+                .map(|c| c.keys)
+                .map_err(|e| e.to_string())
+        };
+        let create = parse(&[
+            "create",
+            "--name",
+            "billing",
+            "--scopes",
+            "verify,enroll",
+            "--data-dir",
+            "/d",
+        ])
+        .unwrap();
+        assert_eq!(
+            create.database(),
+            Database::SqliteFile(PathBuf::from("/d/authyd.sqlite3"))
+        );
+        let KeysCommand::Create { name, scopes, .. } = create else {
+            panic!("not create");
+        };
+        assert_eq!(
+            (name.as_str(), scopes.to_string().as_str()),
+            ("billing", "enroll,verify")
+        );
+        let list = parse(&["list", "--database-url", "sqlite::memory:"]).unwrap();
+        assert_eq!(list.database(), Database::Url("sqlite::memory:".into()));
+        assert!(parse(&["revoke", "--name", "billing"]).is_ok());
+        assert!(parse(&["create", "--name", "bad name", "--scopes", "verify"]).is_err());
+        let err = parse(&["create", "--name", "x", "--scopes", "verify,root"]).unwrap_err();
+        assert!(err.contains("valid scopes are"), "{err}");
+        assert!(parse(&["create", "--name", "x"]).is_err());
     }
 
     #[test]

@@ -77,7 +77,12 @@ impl Application {
         }
         let metrics = http::install_metrics().map_err(StartupError::Setup)?;
         let store = match &settings.database {
-            Database::SqliteFile(path) => SqliteStore::open(path).await?,
+            Database::SqliteFile(path) => {
+                if settings.reset_database {
+                    remove_sqlite_files(path)?;
+                }
+                SqliteStore::open(path).await?
+            }
             Database::Url(url) => SqliteStore::open_url(url).await?,
         };
 
@@ -104,7 +109,8 @@ impl Application {
                     sim = %sim.base_url(),
                     "SANDBOX MODE: no Authy API key configured; authyd talks to its built-in Authy \
                      simulator, not to Authy. No SMS is sent and no phone is involved: read codes \
-                     and answer approvals with authyd.sandbox.v1.SandboxService. Set \
+                     and answer approvals with authyd.sandbox.v1.SandboxService. The sandbox \
+                     starts empty each time (simulator and sandbox database). Set \
                      AUTHYD_AUTHY_API_KEY to use the real Authy."
                 );
                 (AuthyClient::new(config)?, Some(sim))
@@ -253,6 +259,25 @@ impl Application {
         tracing::info!("stopped");
         Ok(())
     }
+}
+
+/// Deletes an SQLite database and its WAL files, if present.
+fn remove_sqlite_files(path: &std::path::Path) -> Result<(), StartupError> {
+    for suffix in ["", "-wal", "-shm"] {
+        let mut file = path.as_os_str().to_owned();
+        file.push(suffix);
+        match std::fs::remove_file(&file) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => {
+                return Err(StartupError::Setup(format!(
+                    "cannot reset the sandbox database {}: {e}",
+                    std::path::Path::new(&file).display()
+                )));
+            }
+        }
+    }
+    Ok(())
 }
 
 async fn bind(addr: SocketAddr) -> Result<TcpListener, StartupError> {

@@ -41,6 +41,7 @@ pub fn settings(data_dir: &std::path::Path, upstream: Upstream) -> Settings {
         grpc_addr: "127.0.0.1:0".parse().expect("addr"),
         http_addr: "127.0.0.1:0".parse().expect("addr"),
         database: Database::SqliteFile(data_dir.join("authyd.sqlite3")),
+        reset_database: false,
         upstream,
         poll_interval: Duration::from_millis(200),
         authy_timeout: Duration::from_secs(2),
