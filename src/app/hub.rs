@@ -366,25 +366,26 @@ impl<F: Follow> Hub<F> {
         let changes = tx.subscribe();
         let left = Arc::new(Notify::new());
         let fresh = Arc::new(Notify::new());
-        state.entries.insert(
-            key.clone(),
-            Entry {
-                id,
-                tx,
-                left: Arc::clone(&left),
-                fresh: Arc::clone(&fresh),
-            },
-        );
+        // Spawn first: if spawning panics (no runtime), no entry is left without a follower.
         tokio::spawn(follow(
             Arc::clone(inner),
-            key,
+            key.clone(),
             id,
             Wakers {
                 own,
                 left: Arc::clone(&left),
-                fresh,
+                fresh: Arc::clone(&fresh),
             },
         ));
+        state.entries.insert(
+            key,
+            Entry {
+                id,
+                tx,
+                left: Arc::clone(&left),
+                fresh,
+            },
+        );
         WatchStream::following(current, changes, &left, &inner.watchers)
     }
 
@@ -461,13 +462,16 @@ impl<F: Follow> Inner<F> {
         }
         let id = state.next_id();
         let (tx, rx) = watch::channel(None);
-        state.reads.insert(key.clone(), (id, rx.clone()));
         let inner = Arc::clone(self);
+        let task_key = key.clone();
+        // Spawn first: if spawning panics (no runtime), no slot is left without a read. The task
+        // cannot finish before the slot is in place: finishing takes the lock held here.
         tokio::spawn(async move {
-            let outcome = inner.read(&key, item).await;
-            let outcome = inner.finish_read(&key, id, outcome);
+            let outcome = inner.read(&task_key, item).await;
+            let outcome = inner.finish_read(&task_key, id, outcome);
             tx.send_replace(Some(outcome));
         });
+        state.reads.insert(key, (id, rx.clone()));
         rx
     }
 

@@ -168,6 +168,19 @@ async fn sleep(duration: Duration) {
     tokio::time::sleep(duration).await;
 }
 
+/// Awaits `future`, failing the test after ten minutes of virtual time: a hang would otherwise
+/// spin the paused clock forever (auto-advance keeps firing the follower's timers).
+async fn within<T>(future: impl Future<Output = T>) -> T {
+    tokio::time::timeout(Duration::from_secs(600), future)
+        .await
+        .expect("no result within 600 s of virtual time")
+}
+
+/// What a drained stream yielded.
+async fn seen(watcher: JoinHandle<Seen>) -> Seen {
+    within(watcher).await.expect("the draining task failed")
+}
+
 /// Lets spawned tasks run without moving the clock meaningfully.
 async fn settle() {
     sleep(Duration::from_millis(1)).await;
@@ -194,7 +207,7 @@ async fn thousand_watchers_share_one_follower_polling_once_per_interval() {
     fake.set(7, Phase::Approved);
     for watcher in watchers {
         assert_eq!(
-            watcher.await.unwrap(),
+            seen(watcher).await,
             vec![Ok(pending(7)), Ok(item(7, Phase::Approved))]
         );
     }
@@ -221,9 +234,9 @@ async fn every_watcher_gets_the_first_item_then_each_change_then_the_end() {
     fake.set(1, Phase::Denied);
 
     let expected_late = vec![Ok(noted(1, 5)), Ok(item(1, Phase::Denied))];
-    assert_eq!(late.await.unwrap(), expected_late);
+    assert_eq!(seen(late).await, expected_late);
     assert_eq!(
-        early.await.unwrap(),
+        seen(early).await,
         vec![Ok(pending(1)), Ok(noted(1, 5)), Ok(item(1, Phase::Denied))]
     );
     assert_eq!(fake.refreshes(), 3);
@@ -239,8 +252,8 @@ async fn expiry_arrives_at_the_deadline_while_refresh_keeps_failing() {
         ..pending(3)
     };
     let mut stream = hub.watch(3, expiring.clone());
-    assert_eq!(stream.next().await, Some(Ok(expiring.clone())));
-    let last = stream.next().await;
+    assert_eq!(within(stream.next()).await, Some(Ok(expiring.clone())));
+    let last = within(stream.next()).await;
     let at = started.elapsed();
     assert_eq!(
         last,
@@ -249,7 +262,7 @@ async fn expiry_arrives_at_the_deadline_while_refresh_keeps_failing() {
             ..expiring
         }))
     );
-    assert_eq!(stream.next().await, None);
+    assert_eq!(within(stream.next()).await, None);
     // Virtual time: at the deadline, although the backoff alone (1 s, then 2 s, then 4 s) would
     // have waited until 7 s.
     assert!(
@@ -276,7 +289,7 @@ async fn a_failing_expire_is_retried_with_backoff() {
     assert_eq!(fake.expires(), 3);
     assert_eq!(fake.refreshes(), 0, "past the deadline, reads are expiries");
     fake.fail_expire.store(false, Ordering::SeqCst);
-    let seen = watcher.await.unwrap();
+    let seen = seen(watcher).await;
     assert_eq!(seen.len(), 2);
     assert_eq!(seen[1].as_ref().map(|item| item.phase), Ok(Phase::Expired));
     assert_eq!(fake.expires(), 4);
@@ -306,7 +319,7 @@ async fn follower_stops_when_all_watchers_leave_and_restarts_for_a_new_one() {
     assert_eq!(fake.refreshes(), 5);
     fake.set(2, Phase::Approved);
     assert_eq!(
-        again.await.unwrap(),
+        seen(again).await,
         vec![Ok(pending(2)), Ok(item(2, Phase::Approved))]
     );
 }
@@ -333,7 +346,7 @@ async fn a_watcher_arriving_as_the_last_one_leaves_is_never_left_without_a_follo
             assert_eq!(hub.followers(), 0, "round {round}");
         } else {
             assert_eq!(
-                staying.await.unwrap(),
+                seen(staying).await,
                 vec![Ok(pending(4)), Ok(item(4, Phase::Approved))]
             );
         }
@@ -355,7 +368,7 @@ async fn publish_reaches_every_watcher_and_a_terminal_stops_the_follower() {
     );
     for watcher in watchers {
         assert_eq!(
-            watcher.await.unwrap(),
+            seen(watcher).await,
             vec![
                 Ok(pending(5)),
                 Ok(noted(5, 1)),
@@ -377,7 +390,7 @@ async fn publish_never_regresses_a_terminal_item() {
     hub.publish(&6, pending(6));
     hub.publish(&6, item(6, Phase::Approved));
     assert_eq!(
-        watcher.await.unwrap(),
+        seen(watcher).await,
         vec![Ok(pending(6)), Ok(item(6, Phase::Denied))]
     );
 
@@ -417,7 +430,7 @@ async fn publish_without_watchers_is_a_no_op() {
     assert_eq!(fake.refreshes(), 1);
     hub.publish(&8, item(8, Phase::Approved));
     assert_eq!(
-        watcher.await.unwrap(),
+        seen(watcher).await,
         vec![Ok(pending(8)), Ok(item(8, Phase::Approved))]
     );
 }
@@ -427,10 +440,10 @@ async fn a_terminal_current_in_watch_ends_the_follow_for_everyone() {
     let (fake, hub) = hub(exact());
     let existing = drain(hub.watch(9, pending(9)));
     settle().await;
-    let newcomer = hub.watch(9, item(9, Phase::Denied)).collect::<Seen>().await;
+    let newcomer = within(hub.watch(9, item(9, Phase::Denied)).collect::<Seen>()).await;
     assert_eq!(newcomer, vec![Ok(item(9, Phase::Denied))]);
     assert_eq!(
-        existing.await.unwrap(),
+        seen(existing).await,
         vec![Ok(pending(9)), Ok(item(9, Phase::Denied))]
     );
     assert_eq!(hub.followers(), 0);
@@ -449,13 +462,16 @@ async fn refresh_now_coalesces_concurrent_callers_into_one_upstream_call() {
         })
         .collect();
     for caller in callers {
-        assert_eq!(caller.await.unwrap().ok(), Some(item(10, Phase::Approved)));
+        assert_eq!(
+            within(caller).await.unwrap().ok(),
+            Some(item(10, Phase::Approved))
+        );
     }
     assert_eq!(fake.refreshes(), 1);
     assert_eq!(hub.followers(), 0, "refresh_now starts no follower");
 
     // Not a cache: a later call reads again.
-    hub.refresh_now(10, pending(10)).await.ok();
+    within(hub.refresh_now(10, pending(10))).await.ok();
     assert_eq!(fake.refreshes(), 2);
 }
 
@@ -475,7 +491,7 @@ async fn refresh_now_shares_the_running_followers_read() {
         })
         .collect();
     for caller in callers {
-        assert!(caller.await.unwrap().is_ok());
+        assert!(within(caller).await.unwrap().is_ok());
     }
     assert_eq!(fake.refreshes(), 1, "joined the follower's poll");
 
@@ -488,7 +504,7 @@ async fn refresh_now_shares_the_running_followers_read() {
         })
         .collect();
     for caller in callers {
-        assert_eq!(caller.await.unwrap().ok(), Some(noted(11, 2)));
+        assert_eq!(within(caller).await.unwrap().ok(), Some(noted(11, 2)));
     }
     assert_eq!(fake.refreshes(), 2);
     // That read ended at 2.0 s: the follower's next poll is at 3.0 s, not 2.3 s.
@@ -499,7 +515,7 @@ async fn refresh_now_shares_the_running_followers_read() {
 
     fake.set(11, Phase::Approved);
     assert_eq!(
-        watcher.await.unwrap(),
+        seen(watcher).await,
         vec![
             Ok(pending(11)),
             Ok(noted(11, 2)),
@@ -520,7 +536,7 @@ async fn refresh_now_shares_a_failure_and_publishes_successes() {
         })
         .collect();
     for caller in callers {
-        let error = caller.await.unwrap().err();
+        let error = within(caller).await.unwrap().err();
         assert!(matches!(error, Some(RefreshError::Upstream(ref e)) if **e == FakeError));
         assert_eq!(
             error.map(|e| e.to_string()).as_deref(),
@@ -533,10 +549,10 @@ async fn refresh_now_shares_a_failure_and_publishes_successes() {
     let watcher = drain(hub.watch(12, pending(12)));
     settle().await;
     fake.set(12, Phase::Denied);
-    let read = hub.refresh_now(12, pending(12)).await;
+    let read = within(hub.refresh_now(12, pending(12))).await;
     assert_eq!(read.ok(), Some(item(12, Phase::Denied)));
     assert_eq!(
-        watcher.await.unwrap(),
+        seen(watcher).await,
         vec![Ok(pending(12)), Ok(item(12, Phase::Denied))]
     );
     assert_eq!(hub.followers(), 0);
@@ -549,11 +565,11 @@ async fn refresh_now_expires_past_the_deadline_and_skips_terminal_items() {
         deadline: Some(Utc::now() - chrono::TimeDelta::seconds(1)),
         ..pending(13)
     };
-    let read = hub.refresh_now(13, overdue.clone()).await;
+    let read = within(hub.refresh_now(13, overdue.clone())).await;
     assert_eq!(read.ok().map(|item| item.phase), Some(Phase::Expired));
     assert_eq!((fake.refreshes(), fake.expires()), (0, 1));
 
-    let read = hub.refresh_now(13, item(13, Phase::Approved)).await;
+    let read = within(hub.refresh_now(13, item(13, Phase::Approved))).await;
     assert_eq!(read.ok(), Some(item(13, Phase::Approved)));
     assert_eq!((fake.refreshes(), fake.expires()), (0, 1));
 }
@@ -570,22 +586,16 @@ async fn shutdown_ends_open_streams_with_hub_closed() {
     hub.shutdown();
     assert_eq!(hub.followers(), 0);
     for (watcher, key) in watchers.into_iter().zip([14, 14, 15]) {
-        assert_eq!(
-            watcher.await.unwrap(),
-            vec![Ok(pending(key)), Err(HubClosed)]
-        );
+        assert_eq!(seen(watcher).await, vec![Ok(pending(key)), Err(HubClosed)]);
     }
     let calls = fake.refreshes();
     sleep(Duration::from_secs(10)).await;
     assert_eq!(fake.refreshes(), calls, "followers stopped");
 
     // After shutdown: a pending item is yielded, then HubClosed; a terminal one ends normally.
-    let late = hub.watch(14, pending(14)).collect::<Seen>().await;
+    let late = within(hub.watch(14, pending(14)).collect::<Seen>()).await;
     assert_eq!(late, vec![Ok(pending(14)), Err(HubClosed)]);
-    let done = hub
-        .watch(14, item(14, Phase::Expired))
-        .collect::<Seen>()
-        .await;
+    let done = within(hub.watch(14, item(14, Phase::Expired)).collect::<Seen>()).await;
     assert_eq!(done, vec![Ok(item(14, Phase::Expired))]);
     assert_eq!(hub.followers(), 0);
     assert_eq!(hub.watchers(), 0);
@@ -597,9 +607,12 @@ async fn a_terminal_item_is_yielded_alone_without_a_follower() {
     let mut stream = hub.watch(16, item(16, Phase::Approved));
     assert_eq!(hub.followers(), 0);
     assert_eq!(hub.watchers(), 1);
-    assert_eq!(stream.next().await, Some(Ok(item(16, Phase::Approved))));
-    assert_eq!(stream.next().await, None);
-    assert_eq!(stream.next().await, None);
+    assert_eq!(
+        within(stream.next()).await,
+        Some(Ok(item(16, Phase::Approved)))
+    );
+    assert_eq!(within(stream.next()).await, None);
+    assert_eq!(within(stream.next()).await, None);
     drop(stream);
     assert_eq!(hub.watchers(), 0);
     sleep(Duration::from_secs(5)).await;
@@ -614,7 +627,7 @@ async fn a_panicking_refresh_does_not_kill_the_follower_or_the_hub() {
     sleep(Duration::from_millis(1500)).await;
     assert_eq!(fake.refreshes(), 1);
     assert_eq!(hub.followers(), 1);
-    let read = hub.refresh_now(17, pending(17)).await;
+    let read = within(hub.refresh_now(17, pending(17))).await;
     assert!(matches!(read, Err(RefreshError::Aborted)));
     assert_eq!(
         read.err().map(|e| e.to_string()).as_deref(),
@@ -624,7 +637,7 @@ async fn a_panicking_refresh_does_not_kill_the_follower_or_the_hub() {
     fake.panic.store(false, Ordering::SeqCst);
     fake.set(17, Phase::Approved);
     assert_eq!(
-        watcher.await.unwrap(),
+        seen(watcher).await,
         vec![Ok(pending(17)), Ok(item(17, Phase::Approved))]
     );
     assert_eq!(hub.followers(), 0);
