@@ -29,6 +29,9 @@ enum Command {
     Serve(Box<authyd::config::ServeArgs>),
     /// Run the Authy simulator alone (for client tests and for testing any Authy integration).
     Sim(authyd::sim::SimArgs),
+    /// Manage caller keys (credentials of the gRPC API outside the sandbox).
+    #[command(subcommand)]
+    Keys(authyd::config::KeysCommand),
 }
 
 #[tokio::main]
@@ -50,7 +53,36 @@ async fn main() -> anyhow::Result<()> {
             Ok(())
         }
         Command::Sim(args) => authyd::sim::run_cli(args).await,
+        Command::Keys(command) => keys(command).await,
     }
+}
+
+/// `authyd keys create|list|revoke`.
+async fn keys(command: authyd::config::KeysCommand) -> anyhow::Result<()> {
+    use authyd::app::keys::{CallerKeys, cli_actor, format_list};
+    use authyd::config::KeysCommand;
+    use authyd::store::Revocation;
+
+    let keys = CallerKeys::new(authyd::startup::open_store(&command.database()).await?);
+    match command {
+        KeysCommand::Create { name, scopes, .. } => {
+            let created = keys.create(&cli_actor(), name, scopes).await?;
+            let record = &created.record;
+            eprintln!(
+                "created key `{}` with scopes {}. It is shown once, below: store it now.",
+                record.name, record.scopes
+            );
+            println!("{}", created.key.expose());
+        }
+        KeysCommand::List { .. } => print!("{}", format_list(&keys.list().await?)),
+        KeysCommand::Revoke { name, .. } => match keys.revoke(&cli_actor(), &name).await? {
+            Revocation::Revoked(_) => {
+                eprintln!("revoked key `{name}`; running servers refuse it within seconds")
+            }
+            Revocation::AlreadyRevoked(_) => eprintln!("key `{name}` was already revoked"),
+        },
+    }
+    Ok(())
 }
 
 /// Ctrl-C or SIGTERM.

@@ -16,9 +16,11 @@ use tower_http::cors::{AllowOrigin, CorsLayer};
 use url::Url;
 
 use crate::app::hub::HubConfig;
+use crate::app::keys::CallerKeys;
 use crate::app::limits::LimitsConfig;
 use crate::app::twofactor::TwoFactor;
 use crate::config::{Database, Settings, Upstream};
+use crate::grpc::auth::CallerAuthLayer;
 use crate::grpc::pb;
 use crate::grpc::pb::sandbox::v1::sandbox_service_server::SandboxServiceServer;
 use crate::grpc::pb::v1::two_factor_service_server::TwoFactorServiceServer;
@@ -63,28 +65,17 @@ pub struct Application {
     http_state: HttpState,
     sim: Option<SimHandle>,
     cors_origins: Vec<String>,
+    /// Present when callers must present keys.
+    caller_keys: Option<CallerKeys<SqliteStore>>,
 }
 
 impl Application {
     pub async fn build(settings: Settings) -> Result<Self, StartupError> {
-        if settings.caller_auth {
-            return Err(StartupError::Setup(
-                "caller credentials (`authyd keys`) are not built yet: outside the sandbox, run \
-                 with --insecure-no-caller-auth (AUTHYD_INSECURE_NO_CALLER_AUTH=true) on a \
-                 trusted network"
-                    .to_owned(),
-            ));
-        }
         let metrics = http::install_metrics().map_err(StartupError::Setup)?;
-        let store = match &settings.database {
-            Database::SqliteFile(path) => {
-                if settings.reset_database {
-                    remove_sqlite_files(path)?;
-                }
-                SqliteStore::open(path).await?
-            }
-            Database::Url(url) => SqliteStore::open_url(url).await?,
-        };
+        if let (Database::SqliteFile(path), true) = (&settings.database, settings.reset_database) {
+            remove_sqlite_files(path)?;
+        }
+        let store = open_store(&settings.database).await?;
 
         let (provider, sim) = match &settings.upstream {
             Upstream::Authy { url, api_key, .. } => {
@@ -122,6 +113,13 @@ impl Application {
                  can reach the gRPC port can enroll, verify and approve"
             );
         }
+        let caller_keys = settings.caller_auth.then(|| CallerKeys::new(store.clone()));
+        if caller_keys.is_some() {
+            tracing::info!(
+                "caller credentials required: callers send `authorization: Bearer <key>` (keys \
+                 from `authyd keys create`)"
+            );
+        }
 
         let health = Health::default();
         let hub = HubConfig {
@@ -154,6 +152,7 @@ impl Application {
             http_state: HttpState { metrics, health },
             sim,
             cors_origins: settings.cors_origins,
+            caller_keys,
         })
     }
 
@@ -205,6 +204,10 @@ impl Application {
             .accept_http1(true)
             .layer(cors(&self.cors_origins))
             .layer(tonic_web::GrpcWebLayer::new())
+            // Innermost: gRPC-Web calls are translated, and CORS answered, before keys are read.
+            .layer(tower::util::option_layer(
+                self.caller_keys.clone().map(CallerAuthLayer::new),
+            ))
             .add_service(health_service)
             .add_service(reflection_v1)
             .add_service(reflection_v1alpha)
@@ -278,6 +281,14 @@ fn remove_sqlite_files(path: &std::path::Path) -> Result<(), StartupError> {
         }
     }
     Ok(())
+}
+
+/// Opens (and migrates) the database `authyd serve` and `authyd keys` share.
+pub async fn open_store(database: &Database) -> Result<SqliteStore, StoreError> {
+    match database {
+        Database::SqliteFile(path) => SqliteStore::open(path).await,
+        Database::Url(url) => SqliteStore::open_url(url).await,
+    }
 }
 
 async fn bind(addr: SocketAddr) -> Result<TcpListener, StartupError> {

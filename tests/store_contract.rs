@@ -9,11 +9,14 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use authyd::domain::{
-    ApprovalId, ApprovalStatus, ApprovalUuid, AuthyId, CountryCode, RequestId, UserId,
+    ApprovalId, ApprovalStatus, ApprovalUuid, AuthyId, CountryCode, KeyName, RequestId, Scope,
+    Scopes, UserId,
 };
+use authyd::secret::{CallerKey, KeyHash};
 use authyd::store::{
-    ApprovalRecord, AuditAction, AuditEvent, AuditQuery, Inserted, SqliteStore, Store, StoreError,
-    Transition, TransitionOutcome, TransitionSource, UserRecord,
+    ApprovalRecord, AuditAction, AuditEvent, AuditQuery, CallerKeyRecord, Inserted, NewCallerKey,
+    Revocation, SqliteStore, Store, StoreError, Transition, TransitionOutcome, TransitionSource,
+    UserRecord,
 };
 use chrono::{DateTime, Duration, Utc};
 
@@ -955,6 +958,203 @@ async fn timestamps_round_trip_at_millisecond_precision<F: Fixture>(fx: F) {
     }
 }
 
+fn key_name(raw: &str) -> KeyName {
+    KeyName::parse(raw).expect("key name")
+}
+
+fn new_key(name: &str, scopes: &str) -> (CallerKey, NewCallerKey) {
+    let key = CallerKey::generate();
+    let new = NewCallerKey {
+        name: key_name(name),
+        key_hash: key.hash(),
+        scopes: Scopes::parse(scopes).expect("scopes"),
+        create_time: t(0),
+    };
+    (key, new)
+}
+
+async fn caller_keys_create_find_list<F: Fixture>(fx: F) {
+    let s = fx.store();
+    assert_eq!(s.list_caller_keys().await.unwrap(), vec![]);
+    let (billing_key, billing) = new_key("billing", "verify,enroll");
+    let stored = s.create_caller_key(&billing).await.unwrap();
+    let expected = CallerKeyRecord {
+        name: key_name("billing"),
+        scopes: Scopes::new([Scope::Enroll, Scope::Verify]).unwrap(),
+        create_time: t(0),
+        revoke_time: None,
+        last_used_time: None,
+    };
+    assert_eq!(stored, expected);
+    assert!(stored.is_active());
+
+    // Found by the hash of the presented key, and only by it.
+    assert_eq!(
+        s.find_active_caller_key(&KeyHash::of(billing_key.expose()))
+            .await
+            .unwrap(),
+        Some(expected.clone())
+    );
+    assert_eq!(
+        s.find_active_caller_key(&KeyHash::of("authyd_not-a-key"))
+            .await
+            .unwrap(),
+        None
+    );
+
+    let (_, admin) = new_key("admin.ops", "admin");
+    s.create_caller_key(&admin).await.unwrap();
+    let names: Vec<String> = s
+        .list_caller_keys()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|k| k.name.to_string())
+        .collect();
+    assert_eq!(names, ["admin.ops", "billing"]);
+}
+
+async fn caller_key_names_are_unique_and_never_reused<F: Fixture>(fx: F) {
+    let s = fx.store();
+    let (first_key, first) = new_key("svc", "verify");
+    s.create_caller_key(&first).await.unwrap();
+
+    // Same name, another key: refused, and the other key was not stored.
+    let (second_key, second) = new_key("svc", "admin");
+    assert_eq!(
+        s.create_caller_key(&second).await,
+        Err(StoreError::AlreadyExists)
+    );
+    assert_eq!(
+        s.find_active_caller_key(&KeyHash::of(second_key.expose()))
+            .await
+            .unwrap(),
+        None
+    );
+    // The same hash under another name (only a broken generator does that): refused too.
+    let same_hash = NewCallerKey {
+        name: key_name("svc-2"),
+        ..first.clone()
+    };
+    assert_eq!(
+        s.create_caller_key(&same_hash).await,
+        Err(StoreError::AlreadyExists)
+    );
+
+    // Still refused after revocation.
+    s.revoke_caller_key(&key_name("svc"), t(1)).await.unwrap();
+    assert_eq!(
+        s.create_caller_key(&second).await,
+        Err(StoreError::AlreadyExists)
+    );
+    assert_eq!(s.list_caller_keys().await.unwrap().len(), 1);
+    assert_eq!(
+        s.find_active_caller_key(&KeyHash::of(first_key.expose()))
+            .await
+            .unwrap(),
+        None
+    );
+}
+
+async fn caller_key_revocation<F: Fixture>(fx: F) {
+    let s = fx.store();
+    let (key, new) = new_key("svc", "approve");
+    let (other_key, other) = new_key("other", "approve");
+    s.create_caller_key(&new).await.unwrap();
+    s.create_caller_key(&other).await.unwrap();
+
+    let revoked = match s.revoke_caller_key(&key_name("svc"), t(5_000)).await {
+        Ok(Revocation::Revoked(r)) => r,
+        other => panic!("expected Revoked, got {other:?}"),
+    };
+    assert_eq!(revoked.revoke_time, Some(t(5_000)));
+    assert!(!revoked.is_active());
+    assert_eq!(
+        s.find_active_caller_key(&KeyHash::of(key.expose()))
+            .await
+            .unwrap(),
+        None
+    );
+    // Revoking again keeps the first revocation time.
+    match s.revoke_caller_key(&key_name("svc"), t(9_000)).await {
+        Ok(Revocation::AlreadyRevoked(r)) => assert_eq!(r, revoked),
+        other => panic!("expected AlreadyRevoked, got {other:?}"),
+    }
+    assert_eq!(
+        s.revoke_caller_key(&key_name("nobody"), t(9_000)).await,
+        Err(StoreError::NotFound)
+    );
+    // Listed with its revocation; other keys unaffected.
+    let listed = s.list_caller_keys().await.unwrap();
+    assert_eq!(listed[1], revoked);
+    assert!(listed[0].is_active());
+    assert!(
+        s.find_active_caller_key(&KeyHash::of(other_key.expose()))
+            .await
+            .unwrap()
+            .is_some()
+    );
+}
+
+async fn caller_key_last_use_only_moves_forward<F: Fixture>(fx: F) {
+    let s = fx.store();
+    let (key, new) = new_key("svc", "verify");
+    s.create_caller_key(&new).await.unwrap();
+    let hash = KeyHash::of(key.expose());
+    let last_used = |s: &F::S| {
+        let s = s.clone();
+        async move {
+            s.find_active_caller_key(&hash)
+                .await
+                .unwrap()
+                .and_then(|k| k.last_used_time)
+        }
+    };
+    s.touch_caller_key(&key_name("svc"), t(2_000))
+        .await
+        .unwrap();
+    assert_eq!(last_used(s).await, Some(t(2_000)));
+    s.touch_caller_key(&key_name("svc"), t(1_000))
+        .await
+        .unwrap();
+    assert_eq!(last_used(s).await, Some(t(2_000)));
+    s.touch_caller_key(&key_name("svc"), t(3_000))
+        .await
+        .unwrap();
+    assert_eq!(last_used(s).await, Some(t(3_000)));
+    // Unknown names are ignored.
+    s.touch_caller_key(&key_name("nobody"), t(3_000))
+        .await
+        .unwrap();
+}
+
+async fn caller_keys_survive_a_restart<F: Fixture>(mut fx: F) {
+    let (key, new) = new_key("svc", "enroll,admin");
+    let (_, gone) = new_key("gone", "verify");
+    fx.store().create_caller_key(&new).await.unwrap();
+    fx.store().create_caller_key(&gone).await.unwrap();
+    fx.store()
+        .revoke_caller_key(&key_name("gone"), t(1))
+        .await
+        .unwrap();
+    fx.restart().await;
+    let s = fx.store();
+    let found = s
+        .find_active_caller_key(&KeyHash::of(key.expose()))
+        .await
+        .unwrap()
+        .expect("active after restart");
+    assert!(found.scopes.grants(Scope::Register));
+    assert_eq!(found.create_time, t(0));
+    let listed = s.list_caller_keys().await.unwrap();
+    assert_eq!(listed.len(), 2);
+    assert_eq!(listed[0].revoke_time, Some(t(1)));
+    assert_eq!(
+        s.create_caller_key(&gone).await,
+        Err(StoreError::AlreadyExists)
+    );
+}
+
 // ---------------------------------------------------------------------------------------------
 // Instantiation
 
@@ -982,6 +1182,11 @@ macro_rules! store_contract {
                 data_survives_a_restart,
                 corrupt_rows_are_errors_not_panics,
                 timestamps_round_trip_at_millisecond_precision,
+                caller_keys_create_find_list,
+                caller_key_names_are_unique_and_never_reused,
+                caller_key_revocation,
+                caller_key_last_use_only_moves_forward,
+                caller_keys_survive_a_restart,
             );
         }
     };

@@ -12,6 +12,8 @@
 //!   deleting a user keeps both (and the user's approvals).
 //! - A stored value that no longer parses into a domain type is [`StoreError::Corrupt`], never a
 //!   panic, and no error message carries row contents beyond ids.
+//! - Caller keys are stored as their SHA-256 ([`KeyHash`]), never in plaintext; they are revoked,
+//!   never deleted, and a revoked key never becomes active again.
 
 mod sqlite;
 
@@ -21,8 +23,10 @@ use std::future::Future;
 use chrono::{DateTime, Utc};
 
 use crate::domain::{
-    ApprovalId, ApprovalStatus, ApprovalUuid, AuthyId, CountryCode, RequestId, UserId,
+    ApprovalId, ApprovalStatus, ApprovalUuid, AuthyId, CountryCode, KeyName, RequestId, Scopes,
+    UserId,
 };
+use crate::secret::KeyHash;
 
 pub use sqlite::SqliteStore;
 
@@ -244,12 +248,60 @@ impl AuditQuery {
     pub const MAX_LIMIT: u32 = 10_000;
 }
 
+/// A caller key to store (`authyd keys create`): its hash, never the key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewCallerKey {
+    pub name: KeyName,
+    pub key_hash: KeyHash,
+    pub scopes: Scopes,
+    pub create_time: DateTime<Utc>,
+}
+
+/// A stored caller key as the rest of authyd sees it: everything but the hash.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CallerKeyRecord {
+    pub name: KeyName,
+    pub scopes: Scopes,
+    pub create_time: DateTime<Utc>,
+    /// When it was revoked; `None` while it is active.
+    pub revoke_time: Option<DateTime<Utc>>,
+    /// When it was last seen on a request (approximate: refreshed at most about once a minute);
+    /// `None` until first used.
+    pub last_used_time: Option<DateTime<Utc>>,
+}
+
+impl CallerKeyRecord {
+    pub fn is_active(&self) -> bool {
+        self.revoke_time.is_none()
+    }
+}
+
+/// Outcome of [`Store::revoke_caller_key`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Revocation {
+    /// This call revoked the key; the row after the change.
+    Revoked(CallerKeyRecord),
+    /// The key was already revoked; the stored row, unchanged (its first revoke time is kept).
+    AlreadyRevoked(CallerKeyRecord),
+}
+
+impl Revocation {
+    pub fn record(&self) -> &CallerKeyRecord {
+        match self {
+            Self::Revoked(r) | Self::AlreadyRevoked(r) => r,
+        }
+    }
+}
+
 /// Why a store operation failed. Messages carry ids at most, never row contents.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum StoreError {
     /// The row the operation is about does not exist.
     #[error("not found")]
     NotFound,
+    /// A row with the same unique name already exists (caller keys).
+    #[error("already exists")]
+    AlreadyExists,
     /// The database cannot be reached or used right now (pool exhausted or closed, I/O error,
     /// database locked, …); retrying later may succeed.
     #[error("store unavailable: {0}")]
@@ -344,6 +396,41 @@ pub trait Store: Clone + Send + Sync + 'static {
         &self,
         query: AuditQuery,
     ) -> impl Future<Output = Result<Vec<AuditEvent>, StoreError>> + Send;
+
+    /// Stores a new caller key. A name that is already taken — by an active or a revoked key —
+    /// is [`StoreError::AlreadyExists`] and nothing is written (so is a hash already stored,
+    /// which only a broken generator can produce).
+    fn create_caller_key(
+        &self,
+        key: &NewCallerKey,
+    ) -> impl Future<Output = Result<CallerKeyRecord, StoreError>> + Send;
+
+    /// The active (not revoked) key with this hash, if any.
+    fn find_active_caller_key(
+        &self,
+        key_hash: &KeyHash,
+    ) -> impl Future<Output = Result<Option<CallerKeyRecord>, StoreError>> + Send;
+
+    /// Every caller key, revoked ones included, by name.
+    fn list_caller_keys(
+        &self,
+    ) -> impl Future<Output = Result<Vec<CallerKeyRecord>, StoreError>> + Send;
+
+    /// Revokes a key at `at`. Revoking a revoked key changes nothing
+    /// ([`Revocation::AlreadyRevoked`]); an unknown name is [`StoreError::NotFound`].
+    fn revoke_caller_key(
+        &self,
+        name: &KeyName,
+        at: DateTime<Utc>,
+    ) -> impl Future<Output = Result<Revocation, StoreError>> + Send;
+
+    /// Records that a key was used at `at` (`last_used_time` only ever moves forward). Unknown
+    /// names are ignored.
+    fn touch_caller_key(
+        &self,
+        name: &KeyName,
+        at: DateTime<Utc>,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
 
     /// Checks that the database answers (for health checks).
     fn ping(&self) -> impl Future<Output = Result<(), StoreError>> + Send;

@@ -13,18 +13,27 @@ use sqlx::sqlite::{
 };
 
 use super::{
-    ApprovalRecord, AuditEvent, AuditQuery, Inserted, Store, StoreError, Transition,
-    TransitionOutcome, TransitionSource, UserRecord,
+    ApprovalRecord, AuditEvent, AuditQuery, CallerKeyRecord, Inserted, NewCallerKey, Revocation,
+    Store, StoreError, Transition, TransitionOutcome, TransitionSource, UserRecord,
 };
 use crate::domain::{
-    ApprovalId, ApprovalStatus, ApprovalUuid, AuthyId, CountryCode, RequestId, UserId,
+    ApprovalId, ApprovalStatus, ApprovalUuid, AuthyId, CountryCode, KeyName, RequestId, Scopes,
+    UserId,
 };
+use crate::secret::KeyHash;
 
 /// The columns of an approval row (what `approval_from_row` reads).
 macro_rules! approval_columns {
     () => {
         "approval_id, user_id, authy_id, provider_ref, request_id, message, details, state, \
          create_time, expire_time, update_time"
+    };
+}
+
+/// The columns of a caller key row (what `caller_key_from_row` reads; never the hash).
+macro_rules! caller_key_columns {
+    () => {
+        "name, scopes, create_time, revoke_time, last_used_time"
     };
 }
 
@@ -428,6 +437,103 @@ impl Store for SqliteStore {
         rows.iter().map(audit_from_row).collect()
     }
 
+    async fn create_caller_key(&self, key: &NewCallerKey) -> Result<CallerKeyRecord, StoreError> {
+        let created = sqlx::query(concat!(
+            "INSERT INTO caller_keys (name, key_hash, scopes, create_time) \
+             VALUES (?1, ?2, ?3, ?4) \
+             ON CONFLICT DO NOTHING ",
+            "RETURNING ",
+            caller_key_columns!()
+        ))
+        .bind(key.name.as_str())
+        .bind(key.key_hash.to_hex())
+        .bind(key.scopes.to_string())
+        .bind(millis(key.create_time))
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(|e| db_error("storing a caller key", e))?;
+        match created {
+            Some(row) => caller_key_from_row(&row),
+            None => Err(StoreError::AlreadyExists),
+        }
+    }
+
+    async fn find_active_caller_key(
+        &self,
+        key_hash: &KeyHash,
+    ) -> Result<Option<CallerKeyRecord>, StoreError> {
+        let row = sqlx::query(concat!(
+            "SELECT ",
+            caller_key_columns!(),
+            " FROM caller_keys WHERE key_hash = ?1 AND revoke_time IS NULL"
+        ))
+        .bind(key_hash.to_hex())
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(|e| db_error("reading a caller key", e))?;
+        row.as_ref().map(caller_key_from_row).transpose()
+    }
+
+    async fn list_caller_keys(&self) -> Result<Vec<CallerKeyRecord>, StoreError> {
+        let rows = sqlx::query(concat!(
+            "SELECT ",
+            caller_key_columns!(),
+            " FROM caller_keys ORDER BY name"
+        ))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(|e| db_error("reading caller keys", e))?;
+        rows.iter().map(caller_key_from_row).collect()
+    }
+
+    async fn revoke_caller_key(
+        &self,
+        name: &KeyName,
+        at: DateTime<Utc>,
+    ) -> Result<Revocation, StoreError> {
+        let revoked = sqlx::query(concat!(
+            "UPDATE caller_keys SET revoke_time = ?2 \
+             WHERE name = ?1 AND revoke_time IS NULL ",
+            "RETURNING ",
+            caller_key_columns!()
+        ))
+        .bind(name.as_str())
+        .bind(millis(at))
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(|e| db_error("revoking a caller key", e))?;
+        if let Some(row) = revoked {
+            return caller_key_from_row(&row).map(Revocation::Revoked);
+        }
+        // Keys are never deleted and never un-revoked: a row that is there now was revoked.
+        let current = sqlx::query(concat!(
+            "SELECT ",
+            caller_key_columns!(),
+            " FROM caller_keys WHERE name = ?1"
+        ))
+        .bind(name.as_str())
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(|e| db_error("reading a caller key", e))?;
+        match current {
+            Some(row) => caller_key_from_row(&row).map(Revocation::AlreadyRevoked),
+            None => Err(StoreError::NotFound),
+        }
+    }
+
+    async fn touch_caller_key(&self, name: &KeyName, at: DateTime<Utc>) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE caller_keys SET last_used_time = ?2 \
+             WHERE name = ?1 AND (last_used_time IS NULL OR last_used_time < ?2)",
+        )
+        .bind(name.as_str())
+        .bind(millis(at))
+        .execute(&self.pool)
+        .await
+        .map_err(|e| db_error("recording a caller key's use", e))?;
+        Ok(())
+    }
+
     async fn ping(&self) -> Result<(), StoreError> {
         sqlx::query("SELECT 1")
             .execute(&self.pool)
@@ -629,6 +735,34 @@ fn audit_from_row(row: &SqliteRow) -> Result<AuditEvent, StoreError> {
     })
 }
 
+fn caller_key_from_row(row: &SqliteRow) -> Result<CallerKeyRecord, StoreError> {
+    let raw: String = row
+        .try_get("name")
+        .map_err(|_| StoreError::Corrupt("caller_keys row: name does not decode".into()))?;
+    let name = KeyName::parse(&raw)
+        .map_err(|_| StoreError::Corrupt("caller_keys row: name is not a key name".into()))?;
+    let f = Fields {
+        row,
+        what: format!("caller key {name}"),
+    };
+    let optional_time = |column: &str| -> Result<Option<DateTime<Utc>>, StoreError> {
+        f.get::<Option<i64>>(column)?
+            .map(|ms| {
+                DateTime::from_timestamp_millis(ms)
+                    .ok_or_else(|| f.corrupt(column, "is out of range"))
+            })
+            .transpose()
+    };
+    Ok(CallerKeyRecord {
+        scopes: Scopes::parse(&f.get::<String>("scopes")?)
+            .map_err(|_| f.corrupt("scopes", "is not a list of scopes"))?,
+        create_time: f.time("create_time")?,
+        revoke_time: optional_time("revoke_time")?,
+        last_used_time: optional_time("last_used_time")?,
+        name,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -715,6 +849,45 @@ mod tests {
             "DELETE FROM audit_events",
             "UPDATE approval_transitions SET source = 'x'",
             "DELETE FROM approval_transitions",
+        ] {
+            let refused = sqlx::query(sql).execute(&store.pool).await;
+            assert!(refused.is_err(), "{sql}");
+        }
+    }
+
+    #[tokio::test]
+    async fn caller_keys_are_never_deleted_or_unrevoked_and_hold_no_plaintext() {
+        let store = SqliteStore::open_url("sqlite::memory:").await.unwrap();
+        let key = crate::secret::CallerKey::generate();
+        store
+            .create_caller_key(&NewCallerKey {
+                name: KeyName::parse("svc").unwrap(),
+                key_hash: key.hash(),
+                scopes: Scopes::parse("verify").unwrap(),
+                create_time: Utc::now(),
+            })
+            .await
+            .unwrap();
+        let row = sqlx::query("SELECT * FROM caller_keys")
+            .fetch_one(&store.pool)
+            .await
+            .unwrap();
+        let stored_hash: String = row.try_get("key_hash").unwrap();
+        assert_eq!(stored_hash, key.hash().to_hex());
+        let dump: String =
+            sqlx::query_scalar("SELECT group_concat(name || scopes || key_hash) FROM caller_keys")
+                .fetch_one(&store.pool)
+                .await
+                .unwrap();
+        assert!(!dump.contains(&key.expose()[7..]), "plaintext stored");
+
+        store
+            .revoke_caller_key(&KeyName::parse("svc").unwrap(), Utc::now())
+            .await
+            .unwrap();
+        for sql in [
+            "UPDATE caller_keys SET revoke_time = NULL",
+            "DELETE FROM caller_keys",
         ] {
             let refused = sqlx::query(sql).execute(&store.pool).await;
             assert!(refused.is_err(), "{sql}");

@@ -59,13 +59,25 @@ pub async fn spawn_app() -> TestApp {
 
 /// authyd against an external simulator (or anything at `url`) with this key.
 pub async fn spawn_app_against(url: &str, key: &str, data_dir: PathBuf) -> TestApp {
+    spawn_app_against_with(url, key, data_dir, |_| {}).await
+}
+
+/// [`spawn_app_against`] with the settings adjusted first (e.g. `caller_auth = true`).
+pub async fn spawn_app_against_with(
+    url: &str,
+    key: &str,
+    data_dir: PathBuf,
+    adjust: impl FnOnce(&mut Settings),
+) -> TestApp {
     let upstream = Upstream::Authy {
         url: url.parse().expect("url"),
         api_key: ApiKey::new(key).expect("key"),
         app_name: "authyd-sim".into(),
         app_id: "100000".into(),
     };
-    let mut app = start(settings(&data_dir, upstream), data_dir).await;
+    let mut settings = settings(&data_dir, upstream);
+    adjust(&mut settings);
+    let mut app = start(settings, data_dir).await;
     app.sim = url.to_owned();
     app
 }
