@@ -1,0 +1,373 @@
+//! What authyd adds to a token verification: `VerifyToken` through authyd next to the same check
+//! sent straight to the Authy simulator, side by side in one run, at the same concurrency.
+//!
+//!     cargo bench --bench verify_overhead                 # concurrency 1 and 64; 2000 / 20000 calls
+//!     cargo bench --bench verify_overhead -- 128 40000    # the loaded level: concurrency, calls
+//!
+//! Three processes on loopback: this bench (the clients), the Authy simulator (`authyd sim`) and
+//! authyd (`target/release/authyd serve`, built by Cargo before the bench) pointed at it.
+//! Both sides verify the users' real TOTP codes (read from `/__sim/users/{id}/codes` and refreshed
+//! every 5 s), so every answer is `valid=true` and authyd's local limit on failed verifications
+//! never interferes; 100 users are enrolled through authyd first.
+//!
+//! - direct: `GET /protected/json/verify/{token}/{authy_id}?force=true` with `X-Authy-API-Key`
+//!   (reqwest, one pooled connection per concurrent request, as authyd's own client does);
+//! - authyd: `authyd.v1.TwoFactorService/VerifyToken` (tonic, a few HTTP/2 channels), which reads
+//!   the user, checks the local limit, makes that same GET, and appends an audit event.
+//!
+//! Two levels: concurrency 1 (the latency authyd adds when idle) and a loaded level (throughput).
+//! Client, simulator and authyd share the machine's cores, so absolute figures are a lower bound;
+//! the side-by-side ratio is the point. Also prints CPU time per call of each process (from
+//! `/proc/<pid>/stat`) and the load average (other work on the machine skews the figures).
+
+#[path = "support/mod.rs"]
+mod support;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use authyd::grpc::pb::v1::VerifyTokenRequest;
+use authyd::grpc::pb::v1::two_factor_service_client::TwoFactorServiceClient;
+use parking_lot::RwLock;
+use serde_json::Value;
+use support::{Server, Sim, quantile, verdict};
+use tonic::transport::Channel;
+
+const USERS: usize = 100;
+const CODE_REFRESH: Duration = Duration::from_secs(5);
+/// Upper bound of one measured workload, whatever the request count.
+const WORKLOAD_CAP: Duration = Duration::from_secs(30);
+
+#[derive(Default)]
+struct Figures {
+    calls: usize,
+    valid: usize,
+    invalid: usize,
+    errors: usize,
+    first_error: Option<String>,
+    elapsed: Duration,
+    /// Sorted, milliseconds.
+    latencies_ms: Vec<f64>,
+    /// CPU time of each process during the run.
+    authyd_cpu: Duration,
+    sim_cpu: Duration,
+    client_cpu: Duration,
+}
+
+impl Figures {
+    fn rps(&self) -> f64 {
+        self.calls as f64 / self.elapsed.as_secs_f64()
+    }
+    fn p(&self, q: f64) -> f64 {
+        quantile(&self.latencies_ms, q)
+    }
+    fn cpu_us_per_call(cpu: Duration, calls: usize) -> f64 {
+        cpu.as_secs_f64() * 1e6 / calls.max(1) as f64
+    }
+    fn print(&self, label: &str) {
+        println!(
+            "{label:<8} {:>9.0} calls/s  p50 {:>7.3} ms  p99 {:>7.3} ms  max {:>7.2} ms  \
+             valid {:>6} invalid {:>3} errors {:>3}  CPU µs/call: client {:>4.0} authyd {:>4.0} sim {:>4.0}",
+            self.rps(),
+            self.p(0.5),
+            self.p(0.99),
+            self.p(1.0),
+            self.valid,
+            self.invalid,
+            self.errors,
+            Self::cpu_us_per_call(self.client_cpu, self.calls),
+            Self::cpu_us_per_call(self.authyd_cpu, self.calls),
+            Self::cpu_us_per_call(self.sim_cpu, self.calls),
+        );
+        if let Some(e) = &self.first_error {
+            println!("         first error: {e}");
+        }
+    }
+}
+
+/// One call's outcome: `Ok(valid)` or an error text.
+type Outcome = Result<bool, String>;
+
+/// Runs `total` calls of `call(i)` from `concurrency` closed-loop workers.
+async fn drive<F, Fut>(procs: &Procs, concurrency: usize, total: usize, call: F) -> Figures
+where
+    F: Fn(usize, usize) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Outcome> + Send,
+{
+    let call = Arc::new(call);
+    let next = Arc::new(AtomicUsize::new(0));
+    let authyd_cpu = procs.server.cpu_time();
+    let sim_cpu = procs.sim.process.cpu_time();
+    let client_cpu = support::cpu_time("/proc/self/stat");
+    let started = Instant::now();
+    let deadline = started + WORKLOAD_CAP;
+    let mut workers = Vec::with_capacity(concurrency);
+    for worker in 0..concurrency {
+        let call = Arc::clone(&call);
+        let next = Arc::clone(&next);
+        workers.push(tokio::spawn(async move {
+            let mut f = Figures::default();
+            loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                if i >= total || Instant::now() >= deadline {
+                    break;
+                }
+                let t = Instant::now();
+                let outcome = call(worker, i).await;
+                f.latencies_ms.push(t.elapsed().as_secs_f64() * 1e3);
+                f.calls += 1;
+                match outcome {
+                    Ok(true) => f.valid += 1,
+                    Ok(false) => f.invalid += 1,
+                    Err(e) => {
+                        f.errors += 1;
+                        f.first_error.get_or_insert(e);
+                    }
+                }
+            }
+            f
+        }));
+    }
+    let mut all = Figures::default();
+    for w in workers {
+        let f = w.await.expect("worker");
+        all.calls += f.calls;
+        all.valid += f.valid;
+        all.invalid += f.invalid;
+        all.errors += f.errors;
+        if all.first_error.is_none() {
+            all.first_error = f.first_error;
+        }
+        all.latencies_ms.extend(f.latencies_ms);
+    }
+    all.elapsed = started.elapsed();
+    all.authyd_cpu = procs.server.cpu_time().saturating_sub(authyd_cpu);
+    all.sim_cpu = procs.sim.process.cpu_time().saturating_sub(sim_cpu);
+    all.client_cpu = support::cpu_time("/proc/self/stat").saturating_sub(client_cpu);
+    all.latencies_ms.sort_by(f64::total_cmp);
+    all
+}
+
+struct Procs {
+    sim: Sim,
+    server: Server,
+}
+
+struct Setup {
+    sim_url: String,
+    user_ids: Vec<String>,
+    authy_ids: Vec<i64>,
+    codes: Arc<RwLock<Vec<String>>>,
+}
+
+async fn direct(
+    setup: &Arc<Setup>,
+    http: &reqwest::Client,
+    procs: &Procs,
+    concurrency: usize,
+    total: usize,
+) -> Figures {
+    let setup = Arc::clone(setup);
+    let http = http.clone();
+    drive(procs, concurrency, total, move |_, i| {
+        let u = i % USERS;
+        let url = format!(
+            "{}/protected/json/verify/{}/{}?force=true",
+            setup.sim_url,
+            setup.codes.read()[u],
+            setup.authy_ids[u]
+        );
+        let request = http.get(url).header("X-Authy-API-Key", support::API_KEY);
+        async move {
+            let response = request.send().await.map_err(|e| e.to_string())?;
+            let status = response.status().as_u16();
+            response.bytes().await.map_err(|e| e.to_string())?;
+            match status {
+                200 => Ok(true),
+                401 => Ok(false),
+                other => Err(format!("HTTP {other}")),
+            }
+        }
+    })
+    .await
+}
+
+async fn through_authyd(
+    setup: &Arc<Setup>,
+    clients: &[TwoFactorServiceClient<Channel>],
+    procs: &Procs,
+    concurrency: usize,
+    total: usize,
+) -> Figures {
+    let setup = Arc::clone(setup);
+    let clients = clients.to_vec();
+    drive(procs, concurrency, total, move |worker, i| {
+        let u = i % USERS;
+        let mut client = clients[worker % clients.len()].clone();
+        let request = VerifyTokenRequest {
+            user_id: setup.user_ids[u].clone(),
+            token: setup.codes.read()[u].clone(),
+            action: String::new(),
+        };
+        async move {
+            client
+                .verify_token(request)
+                .await
+                .map(|r| r.into_inner().valid)
+                .map_err(|s| format!("{:?}: {}", s.code(), s.message()))
+        }
+    })
+    .await
+}
+
+async fn fetch_codes(http: &reqwest::Client, sim_url: &str, authy_ids: &[i64]) -> Vec<String> {
+    let mut codes = Vec::with_capacity(authy_ids.len());
+    for id in authy_ids {
+        let v: Value = http
+            .get(format!("{sim_url}/__sim/users/{id}/codes"))
+            .send()
+            .await
+            .expect("codes")
+            .json()
+            .await
+            .expect("codes json");
+        codes.push(v["totp_code"].as_str().expect("totp_code").to_owned());
+    }
+    codes
+}
+
+#[tokio::main]
+async fn main() {
+    let args: Vec<usize> = std::env::args()
+        .skip(1)
+        .filter_map(|a| a.parse().ok())
+        .collect();
+    let loaded = args.first().copied().unwrap_or(64).max(1);
+    let loaded_total = args.get(1).copied().unwrap_or(20_000).max(1);
+    let idle_total = 2_000;
+
+    let sim = Sim::spawn().await;
+    let sim_url = sim.url.clone();
+    let server = Server::spawn(&sim_url, "1s").await;
+    println!("VerifyToken overhead on {}", support::machine());
+    println!(
+        "authyd: {} serve (pid {}), simulator: authyd sim (pid {}) at {sim_url}; load average {}\n",
+        support::authyd_exe().display(),
+        server.pid(),
+        sim.process.pid,
+        support::loadavg()
+    );
+
+    let http = reqwest::Client::builder()
+        .pool_max_idle_per_host(1024)
+        .tcp_nodelay(true)
+        .timeout(Duration::from_secs(30))
+        .build()
+        .expect("client");
+    let mut api = TwoFactorServiceClient::new(server.channel().await);
+    let mut user_ids = Vec::with_capacity(USERS);
+    let mut authy_ids = Vec::with_capacity(USERS);
+    for i in 0..USERS {
+        let user_id = format!("verify-{i}");
+        authy_ids.push(support::enroll(&mut api, &user_id, i).await);
+        user_ids.push(user_id);
+    }
+    let codes = Arc::new(RwLock::new(fetch_codes(&http, &sim_url, &authy_ids).await));
+    let setup = Arc::new(Setup {
+        sim_url: sim_url.clone(),
+        user_ids,
+        authy_ids,
+        codes,
+    });
+    let refresher = {
+        let setup = Arc::clone(&setup);
+        let http = http.clone();
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(CODE_REFRESH).await;
+                let fresh = fetch_codes(&http, &setup.sim_url, &setup.authy_ids).await;
+                *setup.codes.write() = fresh;
+            }
+        })
+    };
+    let procs = Procs { sim, server };
+    let mut clients = Vec::new();
+    for _ in 0..4 {
+        clients.push(TwoFactorServiceClient::new(procs.server.channel().await));
+    }
+
+    // Warm-up: connections, caches, the database pages of every user.
+    let _ = direct(&setup, &http, &procs, loaded, 2_000).await;
+    let _ = through_authyd(&setup, &clients, &procs, loaded, 2_000).await;
+
+    let mut results = Vec::new();
+    for (concurrency, total) in [(1, idle_total), (loaded, loaded_total)] {
+        println!("concurrency {concurrency}, {total} calls per side:");
+        let d = direct(&setup, &http, &procs, concurrency, total).await;
+        d.print("direct");
+        let a = through_authyd(&setup, &clients, &procs, concurrency, total).await;
+        a.print("authyd");
+        println!();
+        results.push((concurrency, d, a));
+    }
+    refresher.abort();
+    procs.server.process.print_warnings("authyd");
+    procs.sim.process.print_warnings("sim");
+    println!("load average at the end: {}\n", support::loadavg());
+
+    println!(
+        "{:<58} {:>14} {:>12} {:>6}",
+        "figure", "measured", "target", ""
+    );
+    let row = |name: String, measured: String, target: &str, pass: Option<bool>| {
+        println!(
+            "{name:<58} {measured:>14} {target:>12} {:>6}",
+            pass.map_or("-", verdict)
+        );
+    };
+    for (concurrency, d, a) in &results {
+        let added_p50 = a.p(0.5) - d.p(0.5);
+        let added_p99 = a.p(0.99) - d.p(0.99);
+        let ratio = 100.0 * a.rps() / d.rps();
+        let clean = d.errors == 0 && a.errors == 0;
+        row(
+            format!(
+                "c={concurrency}: p50 added by authyd ({:.3} vs {:.3} ms)",
+                a.p(0.5),
+                d.p(0.5)
+            ),
+            format!("{added_p50:.3} ms"),
+            "< 1 ms",
+            Some(clean && added_p50 < 1.0),
+        );
+        row(
+            format!(
+                "c={concurrency}: p99 added by authyd ({:.3} vs {:.3} ms)",
+                a.p(0.99),
+                d.p(0.99)
+            ),
+            format!("{added_p99:.3} ms"),
+            "(info)",
+            None,
+        );
+        row(
+            format!(
+                "c={concurrency}: throughput kept ({:.0} vs {:.0} calls/s)",
+                a.rps(),
+                d.rps()
+            ),
+            format!("{ratio:.1} %"),
+            ">= 50 %",
+            Some(clean && ratio >= 50.0),
+        );
+    }
+
+    println!(
+        "(at the loaded level both sides are saturated closed loops: latency ≈ concurrency / \
+         throughput, so its p50 row restates its throughput row)"
+    );
+
+    procs.server.stop().await;
+    procs.sim.stop().await;
+}
