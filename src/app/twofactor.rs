@@ -5,10 +5,12 @@
 //! Approvals are followed through the approval [`Hub`]: one follower per pending approval, however
 //! many watchers; a transition is written to the store (compare-and-set) before it is broadcast.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
+use parking_lot::Mutex;
 
 use crate::app::hub::{Follow, Hub, HubClosed, HubConfig, RefreshError, WatchStream};
 use crate::app::limits::{Limits, LimitsConfig};
@@ -86,6 +88,38 @@ struct Inner<P: TwoFactorProvider, S: Store> {
     approvals: Hub<ApprovalFollower<P, S>>,
     limits: Limits,
     health: Health,
+    users: UserCache,
+}
+
+/// How long a user's stored mapping is reused without reading the store. An unenroll through
+/// another replica is seen here within this time; through this one, at once.
+pub const USER_CACHE_TTL: Duration = Duration::from_secs(2);
+
+/// Positive lookups of users, for [`USER_CACHE_TTL`].
+#[derive(Default)]
+struct UserCache(Mutex<HashMap<UserId, (UserRecord, Instant)>>);
+
+impl UserCache {
+    /// Entries kept before expired ones are swept out.
+    const SWEEP_AT: usize = 10_000;
+
+    fn get(&self, user_id: &UserId) -> Option<UserRecord> {
+        let map = self.0.lock();
+        let (record, at) = map.get(user_id)?;
+        (at.elapsed() < USER_CACHE_TTL).then(|| record.clone())
+    }
+
+    fn put(&self, record: &UserRecord) {
+        let mut map = self.0.lock();
+        if map.len() >= Self::SWEEP_AT {
+            map.retain(|_, (_, at)| at.elapsed() < USER_CACHE_TTL);
+        }
+        map.insert(record.user_id.clone(), (record.clone(), Instant::now()));
+    }
+
+    fn forget(&self, user_id: &UserId) {
+        self.0.lock().remove(user_id);
+    }
 }
 
 impl<P: TwoFactorProvider, S: Store> TwoFactor<P, S> {
@@ -109,6 +143,7 @@ impl<P: TwoFactorProvider, S: Store> TwoFactor<P, S> {
                 approvals: Hub::new(Arc::new(follower), hub),
                 limits: Limits::new(limits),
                 health,
+                users: UserCache::default(),
             }),
         }
     }
@@ -175,6 +210,7 @@ impl<P: TwoFactorProvider, S: Store> TwoFactor<P, S> {
                 Err(e) => return Err(self.upstream_error(e)),
             }
             self.inner.store.delete_user(user_id).await?;
+            self.inner.users.forget(user_id);
             Ok(())
         }
         .await;
@@ -365,12 +401,20 @@ impl<P: TwoFactorProvider, S: Store> TwoFactor<P, S> {
         Ok(self.inner.approvals.watch(approval_id.clone(), record))
     }
 
+    /// The stored user, through a short-lived cache (most calls name a user, and the mapping
+    /// only changes on enroll and unenroll).
     async fn user(&self, user_id: &UserId) -> Result<UserRecord, Error> {
-        self.inner
+        if let Some(hit) = self.inner.users.get(user_id) {
+            return Ok(hit);
+        }
+        let record = self
+            .inner
             .store
             .get_user(user_id)
             .await?
-            .ok_or(Error::UserNotFound)
+            .ok_or(Error::UserNotFound)?;
+        self.inner.users.put(&record);
+        Ok(record)
     }
 
     async fn approval(&self, approval_id: &ApprovalId) -> Result<ApprovalRecord, Error> {

@@ -110,6 +110,9 @@ impl SqliteStore {
             SqlitePoolOptions::new().max_connections(MAX_CONNECTIONS)
         }
         .acquire_timeout(ACQUIRE_TIMEOUT)
+        // An embedded database has no connection to lose: the default ping on every acquire only
+        // costs two worker-thread round trips per statement.
+        .test_before_acquire(false)
         .connect_with(options)
         .await
         .map_err(|e| db_error("opening the database", e))?;
