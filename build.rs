@@ -1,27 +1,33 @@
 //! Compiles `proto/` with protox (pure Rust, no system protoc) and tonic-prost-build, and writes
-//! the encoded descriptor set that server reflection serves.
+//! the encoded descriptor sets that server reflection serves: the public API's, and the sandbox
+//! controls' apart (reflection lists `SandboxService` only where it is served).
 
 use std::env;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
-const PROTOS: &[&str] = &[
-    "proto/authyd/v1/two_factor.proto",
-    "proto/authyd/sandbox/v1/sandbox.proto",
-];
+const API: &str = "proto/authyd/v1/two_factor.proto";
+const SANDBOX: &str = "proto/authyd/sandbox/v1/sandbox.proto";
+
+fn descriptor_set(
+    files: &[&str],
+    out: &Path,
+) -> Result<protox::Compiler, Box<dyn std::error::Error>> {
+    let mut compiler = protox::Compiler::new(["proto"])?;
+    compiler.include_source_info(true).include_imports(true);
+    compiler.open_files(files)?;
+    std::fs::write(out, compiler.encode_file_descriptor_set())?;
+    Ok(compiler)
+}
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let out = PathBuf::from(env::var("OUT_DIR")?);
-    let mut compiler = protox::Compiler::new(["proto"])?;
-    compiler.include_source_info(true).include_imports(true);
-    compiler.open_files(PROTOS)?;
-    std::fs::write(
-        out.join("authyd_descriptor.bin"),
-        compiler.encode_file_descriptor_set(),
-    )?;
+    descriptor_set(&[API], &out.join("authyd_descriptor.bin"))?;
+    descriptor_set(&[SANDBOX], &out.join("authyd_sandbox_descriptor.bin"))?;
+    let all = descriptor_set(&[API, SANDBOX], &out.join("authyd_all_descriptor.bin"))?;
     tonic_prost_build::configure()
         .build_server(true)
         .build_client(true)
-        .compile_fds(compiler.file_descriptor_set())?;
+        .compile_fds(all.file_descriptor_set())?;
     println!("cargo:rerun-if-changed=proto");
     // sqlx::migrate! notices edits to existing migrations but not new files.
     println!("cargo:rerun-if-changed=src/store/migrations");

@@ -178,7 +178,13 @@ impl Application {
         health_reporter
             .set_serving::<TwoFactorServiceServer<TwoFactorGrpc<AuthyClient, SqliteStore>>>()
             .await;
+        let sandboxed = self.sim.is_some();
         let reflection = |b: tonic_reflection::server::Builder<'static>| {
+            let b = if sandboxed {
+                b.register_encoded_file_descriptor_set(pb::SANDBOX_FILE_DESCRIPTOR_SET)
+            } else {
+                b
+            };
             b.register_encoded_file_descriptor_set(pb::FILE_DESCRIPTOR_SET)
                 .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
                 // google.rpc.ErrorInfo / BadRequest / RetryInfo, so grpcurl and other

@@ -18,17 +18,10 @@ use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio_stream::StreamExt;
 use tonic::Code;
 
-#[tokio::test]
-async fn reflection_v1_and_v1alpha_list_the_services() {
-    use tonic_reflection::pb::{v1, v1alpha};
-    let app = spawn_app().await;
-    let channel = tonic::transport::Channel::from_shared(format!("http://{}", app.grpc_addr))
-        .unwrap()
-        .connect()
-        .await
-        .unwrap();
-
-    let mut client = v1::server_reflection_client::ServerReflectionClient::new(channel.clone());
+/// The services reflection v1 lists.
+async fn list_services(channel: tonic::transport::Channel) -> Vec<String> {
+    use tonic_reflection::pb::v1;
+    let mut client = v1::server_reflection_client::ServerReflectionClient::new(channel);
     let request = v1::ServerReflectionRequest {
         message_request: Some(v1::server_reflection_request::MessageRequest::ListServices(
             String::new(),
@@ -45,7 +38,23 @@ async fn reflection_v1_and_v1alpha_list_the_services() {
     else {
         panic!("no service list");
     };
-    let names: Vec<String> = list.service.into_iter().map(|s| s.name).collect();
+    list.service.into_iter().map(|s| s.name).collect()
+}
+
+async fn channel(addr: std::net::SocketAddr) -> tonic::transport::Channel {
+    tonic::transport::Channel::from_shared(format!("http://{addr}"))
+        .unwrap()
+        .connect()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn reflection_v1_and_v1alpha_list_the_services() {
+    use tonic_reflection::pb::v1alpha;
+    let app = spawn_app().await;
+    let channel = channel(app.grpc_addr).await;
+    let names = list_services(channel.clone()).await;
     for want in [
         "authyd.v1.TwoFactorService",
         "authyd.sandbox.v1.SandboxService",
@@ -99,6 +108,26 @@ async fn grpc_web(
         .send()
         .await
         .unwrap()
+}
+
+#[tokio::test]
+async fn outside_the_sandbox_reflection_does_not_list_the_sandbox_controls() {
+    let sim = authyd::sim::start(
+        authyd::sim::SimConfig::new(authyd::secret::ApiKey::new("k").unwrap()),
+        "127.0.0.1:0".parse().unwrap(),
+    )
+    .await
+    .unwrap();
+    let app = support::spawn_app_against(&sim.base_url(), "k", fresh_dir("nosandbox")).await;
+    let names = list_services(channel(app.grpc_addr).await).await;
+    assert!(
+        names.iter().any(|n| n == "authyd.v1.TwoFactorService"),
+        "{names:?}"
+    );
+    assert!(
+        !names.iter().any(|n| n.starts_with("authyd.sandbox")),
+        "{names:?}"
+    );
 }
 
 #[tokio::test]

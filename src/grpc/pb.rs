@@ -15,6 +15,10 @@ pub mod sandbox {
     }
 }
 
-/// The encoded descriptor set of every authyd proto and its imports, for server reflection.
+/// The encoded descriptor set of the public API (`authyd.v1`) and its imports, for reflection.
 pub const FILE_DESCRIPTOR_SET: &[u8] =
     include_bytes!(concat!(env!("OUT_DIR"), "/authyd_descriptor.bin"));
+
+/// The encoded descriptor set of the sandbox controls, registered only in sandbox mode.
+pub const SANDBOX_FILE_DESCRIPTOR_SET: &[u8] =
+    include_bytes!(concat!(env!("OUT_DIR"), "/authyd_sandbox_descriptor.bin"));
