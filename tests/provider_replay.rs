@@ -866,14 +866,24 @@ fn variant(e: &ProviderError) -> &'static str {
 
 #[tokio::test]
 async fn api_key_never_in_errors_debug_or_logs() {
-    let logs = Captured::default();
-    let sink = logs.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::TRACE)
-        .with_ansi(false)
-        .with_writer(move || sink.clone())
-        .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
+    // A process-wide subscriber, installed once: a thread-local `set_default` races with the
+    // callsite-interest cache while the other tests of this binary log in parallel. Other tests'
+    // lines land in the same buffer, which only makes the "no secret" checks stricter.
+    static LOGS: std::sync::OnceLock<Captured> = std::sync::OnceLock::new();
+    let logs = LOGS
+        .get_or_init(|| {
+            let logs = Captured::default();
+            let sink = logs.clone();
+            let subscriber = tracing_subscriber::fmt()
+                .with_max_level(tracing::Level::TRACE)
+                .with_ansi(false)
+                .with_writer(move || sink.clone())
+                .finish();
+            tracing::subscriber::set_global_default(subscriber)
+                .expect("no other global subscriber in this test binary");
+            logs
+        })
+        .clone();
 
     let server = MockServer::start().await;
     let echo = |code: &str, status: u16| {
