@@ -3,7 +3,6 @@
 
 mod support;
 
-use std::process::Stdio;
 use std::time::Duration;
 
 use authyd::grpc::pb::v1::two_factor_service_client::TwoFactorServiceClient;
@@ -14,7 +13,6 @@ use authyd::grpc::pb::v1::{
 use authyd::store::{AuditAction, AuditQuery, SqliteStore, Store};
 use prost::Message;
 use support::{enroll, fresh_dir, settings, spawn_app, start};
-use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio_stream::StreamExt;
 use tonic::Code;
 
@@ -271,36 +269,12 @@ async fn the_audit_trail_records_every_2fa_event() {
 #[tokio::test]
 async fn sigterm_drains_gracefully_and_ends_watch_streams_with_unavailable() {
     let dir = fresh_dir("sigterm");
-    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_authyd"))
-        .args([
-            "serve",
-            "--grpc-addr",
-            "127.0.0.1:0",
-            "--http-addr",
-            "127.0.0.1:0",
-        ])
-        .arg("--data-dir")
-        .arg(&dir)
-        .env("NO_COLOR", "1")
-        .env_remove("AUTHYD_AUTHY_API_KEY")
-        .stderr(Stdio::piped())
-        .stdout(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-    let mut log = Vec::new();
-    let addr = loop {
-        let line = tokio::time::timeout(Duration::from_secs(20), lines.next_line())
-            .await
-            .expect("authyd starts")
-            .unwrap()
-            .expect("authyd is running");
-        log.push(line.clone());
-        if let Some(rest) = line.split("grpc listening on ").nth(1) {
-            break rest.trim().to_owned();
-        }
-    };
+    let support::Binary {
+        mut child,
+        grpc_addr: addr,
+        log,
+        mut lines,
+    } = support::spawn_binary(&["--data-dir".as_ref(), dir.as_os_str()], &[]).await;
     assert!(log.iter().any(|l| l.contains("SANDBOX MODE")), "{log:?}");
 
     let mut api = TwoFactorServiceClient::connect(format!("http://{addr}"))

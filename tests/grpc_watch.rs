@@ -3,7 +3,6 @@
 
 mod support;
 
-use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use authyd::grpc::pb::sandbox::v1::AnswerApprovalRequest;
@@ -12,7 +11,6 @@ use authyd::grpc::pb::v1::{Approval, ApprovalState, RequestApprovalRequest, Watc
 use authyd::secret::ApiKey;
 use authyd::sim::{self, SimConfig};
 use support::{details, enroll, fresh_dir, spawn_app, spawn_app_against};
-use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio_stream::StreamExt;
 use tonic::Code;
 
@@ -203,47 +201,23 @@ async fn a_rejected_api_key_is_internal_and_not_serving() {
 
 /// Starts the authyd binary against `sim` and returns it with its gRPC address.
 async fn spawn_binary(sim: &str, data_dir: &std::path::Path) -> (tokio::process::Child, String) {
-    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_authyd"))
-        .args([
-            "serve",
-            "--grpc-addr",
-            "127.0.0.1:0",
-            "--http-addr",
-            "127.0.0.1:0",
-        ])
-        .arg("--data-dir")
-        .arg(data_dir)
-        .args([
-            "--authy-url",
-            sim,
-            "--authy-app-name",
-            "authyd-sim",
-            "--authy-app-id",
-            "100000",
-        ])
-        .args(["--poll-interval", "200ms", "--insecure-no-caller-auth"])
-        .env("AUTHYD_AUTHY_API_KEY", "restart-key")
-        .env("NO_COLOR", "1")
-        .stderr(Stdio::piped())
-        .stdout(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("spawn authyd");
-    let stderr = child.stderr.take().expect("stderr");
-    let mut lines = BufReader::new(stderr).lines();
-    let addr = tokio::time::timeout(Duration::from_secs(20), async {
-        while let Some(line) = lines.next_line().await.expect("read stderr") {
-            if let Some(rest) = line.split("grpc listening on ").nth(1) {
-                return rest.trim().to_owned();
-            }
-        }
-        panic!("authyd exited before listening");
-    })
-    .await
-    .expect("authyd listens");
-    // Keep draining stderr so the child never blocks on a full pipe.
-    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-    (child, addr)
+    use std::ffi::OsStr;
+    let args: [&OsStr; 11] = [
+        "--data-dir".as_ref(),
+        data_dir.as_os_str(),
+        "--authy-url".as_ref(),
+        sim.as_ref(),
+        "--authy-app-name".as_ref(),
+        "authyd-sim".as_ref(),
+        "--authy-app-id".as_ref(),
+        "100000".as_ref(),
+        "--poll-interval".as_ref(),
+        "200ms".as_ref(),
+        "--insecure-no-caller-auth".as_ref(),
+    ];
+    let binary = support::spawn_binary(&args, &[("AUTHYD_AUTHY_API_KEY", "restart-key")]).await;
+    let addr = binary.grpc_addr.clone();
+    (binary.drain(), addr)
 }
 
 #[tokio::test]

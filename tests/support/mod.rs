@@ -196,3 +196,66 @@ pub fn details(status: &tonic::Status) -> (String, Vec<String>) {
         .unwrap_or_default();
     (info.reason.clone(), fields)
 }
+
+/// The authyd binary, started by a test, listening.
+pub struct Binary {
+    pub child: tokio::process::Child,
+    pub grpc_addr: String,
+    /// The stderr lines up to the listening line.
+    pub log: Vec<String>,
+    /// The rest of stderr; read it, or call [`Binary::drain`] so the child never blocks on it.
+    pub lines: tokio::io::Lines<tokio::io::BufReader<tokio::process::ChildStderr>>,
+}
+
+/// `authyd ARGS…` (ports 0), waiting for its `grpc listening on ADDR` line.
+pub async fn spawn_binary(args: &[&std::ffi::OsStr], env: &[(&str, &str)]) -> Binary {
+    use tokio::io::AsyncBufReadExt;
+    let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_authyd"));
+    command
+        .args([
+            "serve",
+            "--grpc-addr",
+            "127.0.0.1:0",
+            "--http-addr",
+            "127.0.0.1:0",
+        ])
+        .args(args)
+        .env("NO_COLOR", "1")
+        .env_remove("AUTHYD_AUTHY_API_KEY")
+        .stderr(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .kill_on_drop(true);
+    for (k, v) in env {
+        command.env(k, v);
+    }
+    let mut child = command.spawn().expect("spawn authyd");
+    let stderr = child.stderr.take().expect("stderr");
+    let mut lines = tokio::io::BufReader::new(stderr).lines();
+    let mut log = Vec::new();
+    let grpc_addr = tokio::time::timeout(Duration::from_secs(20), async {
+        while let Some(line) = lines.next_line().await.expect("read stderr") {
+            log.push(line.clone());
+            if let Some(rest) = line.split("grpc listening on ").nth(1) {
+                return rest.trim().to_owned();
+            }
+        }
+        panic!("authyd exited before listening: {log:?}");
+    })
+    .await
+    .expect("authyd listens");
+    Binary {
+        child,
+        grpc_addr,
+        log,
+        lines,
+    }
+}
+
+impl Binary {
+    /// Keeps reading stderr in the background; returns the child.
+    pub fn drain(self) -> tokio::process::Child {
+        let mut lines = self.lines;
+        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+        self.child
+    }
+}
