@@ -256,7 +256,13 @@ pub fn user(view: &UserView) -> pb::User {
     pb::User {
         user_id: r.user_id.to_string(),
         authy_id: i64::try_from(r.authy_id.get()).unwrap_or(i64::MAX),
-        masked_phone: r.masked_phone.clone(),
+        // Authy's own mask from the live status; the stored one (kept instead of the number)
+        // only if Authy sent none.
+        masked_phone: if view.status.masked_phone.is_empty() {
+            r.masked_phone.clone()
+        } else {
+            view.status.masked_phone.clone()
+        },
         country_code: i32::from(r.country_code.get()),
         registered: view.status.registered,
         devices: view.status.devices.clone(),
