@@ -491,6 +491,33 @@ async fn post_500_is_not_retried() {
 }
 
 #[tokio::test]
+async fn sms_and_call_are_not_retried_after_a_5xx_answer() {
+    // GETs, but not idempotent: a retry after a lost answer could text or call the user twice.
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .respond_with(ResponseTemplate::new(503).set_body_string("Service Unavailable"))
+        .mount(&server)
+        .await;
+    let c = client(&server);
+    let options = authyd::provider::SendTokenOptions {
+        force: true,
+        ..Default::default()
+    };
+    let err = c.request_sms(AuthyId::new(1), &options).await.unwrap_err();
+    assert_eq!(
+        err,
+        ProviderError::Unavailable(UpstreamFailure::Status(503))
+    );
+    assert_eq!(requests(&server).await.len(), 1);
+    let err = c.request_call(AuthyId::new(1), &options).await.unwrap_err();
+    assert_eq!(
+        err,
+        ProviderError::Unavailable(UpstreamFailure::Status(503))
+    );
+    assert_eq!(requests(&server).await.len(), 2);
+}
+
+#[tokio::test]
 async fn timeout_is_unavailable_quickly() {
     let server = MockServer::start().await;
     Mock::given(method("GET"))

@@ -508,8 +508,12 @@ impl Endpoint {
 
     /// GETs may be retried after a failure mid-request. (SMS and call GETs have a side effect:
     /// a retry after a lost answer can send the code twice, which is accepted over failing.)
+    /// Safe to send again after a lost or failed answer. SMS and voice requests are GETs with a
+    /// side effect (a code is texted or a phone rings): a retry after a timeout or a 5xx could
+    /// reach the user twice, so they are treated like POSTs (retried only when the connection was
+    /// never made).
     fn idempotent(self) -> bool {
-        self.method() == Method::GET
+        self.method() == Method::GET && !matches!(self, Self::Sms | Self::Call)
     }
 }
 
