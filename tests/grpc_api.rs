@@ -355,20 +355,8 @@ async fn request_approval_is_idempotent_per_request_id() {
     let app = spawn_app().await;
     enroll(&app, "gus").await;
     let mut api = app.api.clone();
-    let a = api
-        .request_approval(approval("gus", "login-1"))
-        .await
-        .unwrap()
-        .into_inner()
-        .approval
-        .unwrap();
-    let b = api
-        .request_approval(approval("gus", "login-1"))
-        .await
-        .unwrap()
-        .into_inner()
-        .approval
-        .unwrap();
+    let a = support::request_approval(&api, approval("gus", "login-1")).await;
+    let b = support::request_approval(&api, approval("gus", "login-1")).await;
     assert_eq!(a.approval_id, b.approval_id);
     assert_eq!(a.state(), ApprovalState::Pending);
     assert_eq!(
@@ -384,13 +372,7 @@ async fn request_approval_is_idempotent_per_request_id() {
         (Code::AlreadyExists, "REQUEST_ID_CONFLICT")
     );
     // Without a key, each request is a new push.
-    let c = api
-        .request_approval(approval("gus", ""))
-        .await
-        .unwrap()
-        .into_inner()
-        .approval
-        .unwrap();
+    let c = support::request_approval(&api, approval("gus", "")).await;
     assert_ne!(c.approval_id, a.approval_id);
 }
 
@@ -399,13 +381,7 @@ async fn get_approval_reads_authy_now_and_watch_streams_to_the_end() {
     let app = spawn_app().await;
     enroll(&app, "hal").await;
     let mut api = app.api.clone();
-    let a = api
-        .request_approval(approval("hal", ""))
-        .await
-        .unwrap()
-        .into_inner()
-        .approval
-        .unwrap();
+    let a = support::request_approval(&api, approval("hal", "")).await;
     let mut watch = api
         .watch_approval(WatchApprovalRequest {
             approval_id: a.approval_id.clone(),

@@ -12,14 +12,14 @@ use authyd::app::keys::{CallerKeys, KEY_CACHE_TTL};
 use authyd::app::twofactor::Caller;
 use authyd::domain::{KeyName, Scopes};
 use authyd::grpc::pb::v1::{
-    EnrollRequest, GetUserRequest, GetUserResponse, RequestApprovalRequest, SendSmsRequest,
-    VerifyTokenRequest, WatchApprovalRequest,
+    GetUserRequest, GetUserResponse, RequestApprovalRequest, SendSmsRequest, VerifyTokenRequest,
+    WatchApprovalRequest,
 };
 use authyd::secret::ApiKey;
 use authyd::sim::{self, SimConfig, SimHandle};
 use authyd::store::{AuditAction, AuditQuery, SqliteStore, Store};
 use prost::Message;
-use support::{TestApp, details, fresh_dir, spawn_app_against_with};
+use support::{TestApp, details, enroll_request, fresh_dir, spawn_app_against_with};
 use tonic::{Code, Request};
 
 const UPSTREAM_KEY: &str = "auth-tests-key";
@@ -70,17 +70,6 @@ fn bearer<T>(message: T, key: &str) -> Request<T> {
         format!("Bearer {key}").parse().expect("metadata"),
     );
     req
-}
-
-fn enroll_request(user_id: &str) -> EnrollRequest {
-    let n = u64::from(uuid::Uuid::new_v4().as_u128() as u32) % 9_000_000 + 1_000_000;
-    EnrollRequest {
-        user_id: user_id.into(),
-        email: format!("{user_id}@example.com"),
-        phone_number: format!("650{n}"),
-        country_code: 1,
-        send_install_link: false,
-    }
 }
 
 fn sms(user_id: &str) -> SendSmsRequest {

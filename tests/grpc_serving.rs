@@ -280,26 +280,16 @@ async fn sigterm_drains_gracefully_and_ends_watch_streams_with_unavailable() {
     let mut api = TwoFactorServiceClient::connect(format!("http://{addr}"))
         .await
         .unwrap();
-    api.enroll(authyd::grpc::pb::v1::EnrollRequest {
-        user_id: "lea".into(),
-        email: "lea@example.com".into(),
-        phone_number: "6502530002".into(),
-        country_code: 1,
-        send_install_link: false,
-    })
-    .await
-    .unwrap();
-    let a = api
-        .request_approval(RequestApprovalRequest {
+    api.enroll(support::enroll_request("lea")).await.unwrap();
+    let a = support::request_approval(
+        &api,
+        RequestApprovalRequest {
             user_id: "lea".into(),
             message: "Log in?".into(),
             ..Default::default()
-        })
-        .await
-        .unwrap()
-        .into_inner()
-        .approval
-        .unwrap();
+        },
+    )
+    .await;
     let mut watch = api
         .watch_approval(WatchApprovalRequest {
             approval_id: a.approval_id,

@@ -59,15 +59,7 @@ async fn polls(sim: &str, uuid_of: &str) -> u64 {
 async fn a_hundred_watchers_share_one_follower_and_all_see_approved() {
     let app = spawn_app().await;
     enroll(&app, "ann").await;
-    let a: Approval = app
-        .api
-        .clone()
-        .request_approval(push("ann", 120))
-        .await
-        .unwrap()
-        .into_inner()
-        .approval
-        .unwrap();
+    let a: Approval = support::request_approval(&app.api, push("ann", 120)).await;
     let started = Instant::now();
     let watchers: Vec<_> = (0..100)
         .map(|_| tokio::spawn(collect(app.api.clone(), a.approval_id.clone())))
@@ -97,15 +89,7 @@ async fn a_hundred_watchers_share_one_follower_and_all_see_approved() {
 async fn expiry_is_local_while_authy_is_down() {
     let app = spawn_app().await;
     enroll(&app, "ben").await;
-    let a = app
-        .api
-        .clone()
-        .request_approval(push("ben", 2))
-        .await
-        .unwrap()
-        .into_inner()
-        .approval
-        .unwrap();
+    let a = support::request_approval(&app.api, push("ben", 2)).await;
     app.sim_fault(serde_json::json!({"endpoint": "*", "kind": "status", "status": 503}))
         .await;
     let states = tokio::time::timeout(
@@ -122,15 +106,7 @@ async fn expiry_is_local_while_authy_is_down() {
 async fn shutdown_ends_open_streams_with_unavailable() {
     let app = spawn_app().await;
     enroll(&app, "cid").await;
-    let a = app
-        .api
-        .clone()
-        .request_approval(push("cid", 600))
-        .await
-        .unwrap()
-        .into_inner()
-        .approval
-        .unwrap();
+    let a = support::request_approval(&app.api, push("cid", 600)).await;
     let mut stream = app
         .api
         .clone()
@@ -168,13 +144,7 @@ async fn a_rejected_api_key_is_internal_and_not_serving() {
     let e = app
         .api
         .clone()
-        .enroll(authyd::grpc::pb::v1::EnrollRequest {
-            user_id: "dan".into(),
-            email: "dan@example.com".into(),
-            phone_number: "6502530000".into(),
-            country_code: 1,
-            send_install_link: false,
-        })
+        .enroll(support::enroll_request("dan"))
         .await
         .unwrap_err();
     assert_eq!(e.code(), Code::Internal);
@@ -235,22 +205,8 @@ async fn pending_approvals_survive_kill_9_and_report_what_happened_meanwhile() {
     let mut api = TwoFactorServiceClient::connect(format!("http://{addr}"))
         .await
         .unwrap();
-    api.enroll(authyd::grpc::pb::v1::EnrollRequest {
-        user_id: "eve".into(),
-        email: "eve@example.com".into(),
-        phone_number: "6502530001".into(),
-        country_code: 1,
-        send_install_link: false,
-    })
-    .await
-    .unwrap();
-    let a = api
-        .request_approval(push("eve", 600))
-        .await
-        .unwrap()
-        .into_inner()
-        .approval
-        .unwrap();
+    api.enroll(support::enroll_request("eve")).await.unwrap();
+    let a = support::request_approval(&api, push("eve", 600)).await;
     let mut watch = api
         .watch_approval(WatchApprovalRequest {
             approval_id: a.approval_id.clone(),

@@ -52,9 +52,6 @@ pub struct UserView {
     pub status: UserStatus,
 }
 
-/// Whether a token was right.
-pub type Verification = TokenCheck;
-
 impl From<StoreError> for Error {
     fn from(e: StoreError) -> Self {
         match e {
@@ -269,7 +266,7 @@ impl<P: TwoFactorProvider, S: Store> TwoFactor<P, S> {
         &self,
         caller: &Caller,
         cmd: VerifyToken,
-    ) -> Result<Verification, Error> {
+    ) -> Result<TokenCheck, Error> {
         let result = async {
             let record = self.user(&cmd.user_id).await?;
             let failures = &self.inner.limits.failed_verifications;

@@ -164,24 +164,42 @@ impl Drop for TestApp {
     }
 }
 
+/// An `EnrollRequest` for `user_id` with a unique, valid US phone.
+pub fn enroll_request(user_id: &str) -> authyd::grpc::pb::v1::EnrollRequest {
+    let n = u64::from(uuid::Uuid::new_v4().as_u128() as u32) % 9_000_000 + 1_000_000;
+    authyd::grpc::pb::v1::EnrollRequest {
+        user_id: user_id.into(),
+        email: format!("{user_id}@example.com"),
+        phone_number: format!("650{n}"),
+        country_code: 1,
+        send_install_link: false,
+    }
+}
+
 /// Enrolls `user_id` with a unique valid phone.
 pub async fn enroll(app: &TestApp, user_id: &str) -> authyd::grpc::pb::v1::User {
-    use authyd::grpc::pb::v1::EnrollRequest;
-    let n = u64::from(uuid::Uuid::new_v4().as_u128() as u32) % 9_000_000 + 1_000_000;
     app.api
         .clone()
-        .enroll(EnrollRequest {
-            user_id: user_id.into(),
-            email: format!("{user_id}@example.com"),
-            phone_number: format!("650{n}"),
-            country_code: 1,
-            send_install_link: false,
-        })
+        .enroll(enroll_request(user_id))
         .await
         .expect("enroll")
         .into_inner()
         .user
         .expect("user")
+}
+
+/// `RequestApproval`, expected to succeed: the approval.
+pub async fn request_approval(
+    api: &TwoFactorServiceClient<Channel>,
+    req: authyd::grpc::pb::v1::RequestApprovalRequest,
+) -> authyd::grpc::pb::v1::Approval {
+    api.clone()
+        .request_approval(req)
+        .await
+        .expect("request approval")
+        .into_inner()
+        .approval
+        .expect("approval")
 }
 
 /// The `ErrorInfo` reason and the field names of `BadRequest` violations of a status.
