@@ -102,4 +102,13 @@ impl<S: Store> SandboxService for SandboxGrpc<S> {
             _ => Err(Error::UpstreamUnavailable { retry_after: None }.into()),
         }
     }
+
+    async fn complete_registration(
+        &self,
+        _req: Request<pb::CompleteRegistrationRequest>,
+    ) -> Result<Response<pb::CompleteRegistrationResponse>, Status> {
+        Err(Status::unimplemented(
+            "CompleteRegistration is not implemented yet",
+        ))
+    }
 }

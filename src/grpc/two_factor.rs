@@ -195,4 +195,25 @@ impl<P: TwoFactorProvider, S: Store> TwoFactorService for TwoFactorGrpc<P, S> {
         });
         Ok(Response::new(Box::pin(stream)))
     }
+
+    type WatchRegistrationStream =
+        Pin<Box<dyn Stream<Item = Result<pb::WatchRegistrationResponse, Status>> + Send>>;
+
+    async fn start_registration(
+        &self,
+        _req: Request<pb::StartRegistrationRequest>,
+    ) -> Result<Response<pb::StartRegistrationResponse>, Status> {
+        Err(Status::unimplemented(
+            "StartRegistration is not implemented yet",
+        ))
+    }
+
+    async fn watch_registration(
+        &self,
+        _req: Request<pb::WatchRegistrationRequest>,
+    ) -> Result<Response<Self::WatchRegistrationStream>, Status> {
+        Err(Status::unimplemented(
+            "WatchRegistration is not implemented yet",
+        ))
+    }
 }
