@@ -9,14 +9,14 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use authyd::domain::{
-    ApprovalId, ApprovalStatus, ApprovalUuid, AuthyId, CountryCode, KeyName, RequestId, Scope,
-    Scopes, UserId,
+    ApprovalId, ApprovalStatus, ApprovalUuid, AuthyId, CountryCode, KeyName, RegistrationState,
+    RequestId, Scope, Scopes, UserId,
 };
 use authyd::secret::{CallerKey, KeyHash};
 use authyd::store::{
     ApprovalRecord, AuditAction, AuditEvent, AuditQuery, CallerKeyRecord, Inserted, NewCallerKey,
-    Revocation, SqliteStore, Store, StoreError, Transition, TransitionOutcome, TransitionSource,
-    UserRecord,
+    RegistrationChange, RegistrationRecord, Revocation, SqliteStore, Store, StoreError, Transition,
+    TransitionOutcome, TransitionSource, UserRecord,
 };
 use chrono::{DateTime, Duration, Utc};
 
@@ -204,14 +204,14 @@ fn existing<T: std::fmt::Debug>(inserted: Inserted<T>) -> T {
     }
 }
 
-fn applied(outcome: TransitionOutcome) -> ApprovalRecord {
+fn applied<T: std::fmt::Debug>(outcome: TransitionOutcome<T>) -> T {
     match outcome {
         TransitionOutcome::Applied(r) => r,
         other => panic!("expected Applied, got {other:?}"),
     }
 }
 
-fn unchanged(outcome: TransitionOutcome) -> ApprovalRecord {
+fn unchanged<T: std::fmt::Debug>(outcome: TransitionOutcome<T>) -> T {
     match outcome {
         TransitionOutcome::Unchanged(r) => r,
         other => panic!("expected Unchanged, got {other:?}"),
@@ -1156,6 +1156,252 @@ async fn caller_keys_survive_a_restart<F: Fixture>(mut fx: F) {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Registrations and callback replays
+
+fn registration(user_id: &str, created_ms: i64, ttl_ms: i64) -> RegistrationRecord {
+    RegistrationRecord {
+        user_id: uid(user_id),
+        state: RegistrationState::Pending,
+        authy_id: None,
+        failure: None,
+        create_time: t(created_ms),
+        expire_time: t(created_ms + ttl_ms),
+        update_time: t(created_ms),
+    }
+}
+
+async fn registration_start_get_and_restart_replaces<F: Fixture>(fx: F) {
+    let s = fx.store();
+    assert_eq!(s.get_registration(&uid("ana")).await.unwrap(), None);
+    let first = s
+        .start_registration(&registration("ana", 0, 300_000))
+        .await
+        .unwrap();
+    assert_eq!(first, registration("ana", 0, 300_000));
+    assert_eq!(s.get_registration(&uid("ana")).await.unwrap(), Some(first));
+    // Starting again while pending replaces the token's times.
+    let again = s
+        .start_registration(&registration("ana", 10_000, 60_000))
+        .await
+        .unwrap();
+    assert_eq!(again.expire_time, t(70_000));
+    // Starting again after a failure begins afresh.
+    s.transition_registration(
+        &uid("ana"),
+        &RegistrationChange::Failed {
+            status: "rejected".into(),
+        },
+        t(20_000),
+    )
+    .await
+    .unwrap();
+    let fresh = s
+        .start_registration(&registration("ana", 30_000, 60_000))
+        .await
+        .unwrap();
+    assert_eq!(fresh, registration("ana", 30_000, 60_000));
+    assert_eq!(fresh.failure, None);
+}
+
+async fn registration_of_an_enrolled_user_is_refused<F: Fixture>(fx: F) {
+    let s = fx.store();
+    s.insert_user(&user("ana", 7)).await.unwrap();
+    assert_eq!(
+        s.start_registration(&registration("ana", 0, 60_000)).await,
+        Err(StoreError::AlreadyExists)
+    );
+    assert_eq!(s.get_registration(&uid("ana")).await.unwrap(), None);
+}
+
+async fn registration_completion_enrolls_the_user_atomically<F: Fixture>(fx: F) {
+    let s = fx.store();
+    s.start_registration(&registration("ana", 0, 60_000))
+        .await
+        .unwrap();
+    let mut enrolled = user("ana", 4242);
+    enrolled.enroll_time = t(5_000);
+    let done = applied(
+        s.transition_registration(
+            &uid("ana"),
+            &RegistrationChange::Completed(enrolled.clone()),
+            t(5_000),
+        )
+        .await
+        .unwrap(),
+    );
+    assert_eq!(done.state, RegistrationState::Completed);
+    assert_eq!(done.authy_id, Some(AuthyId::new(4242)));
+    assert_eq!(done.update_time, t(5_000));
+    assert_eq!(s.get_user(&uid("ana")).await.unwrap(), Some(enrolled));
+    // Terminal is final: a later failure, expiry or second completion changes nothing.
+    for change in [
+        RegistrationChange::Failed {
+            status: "x".into(),
+        },
+        RegistrationChange::Expired,
+        RegistrationChange::Completed(user("ana", 1)),
+    ] {
+        let kept = unchanged(
+            s.transition_registration(&uid("ana"), &change, t(90_000))
+                .await
+                .unwrap(),
+        );
+        assert_eq!(kept, done);
+    }
+    assert_eq!(
+        s.get_user(&uid("ana")).await.unwrap().unwrap().authy_id,
+        AuthyId::new(4242)
+    );
+    // Starting again is refused now that the user is enrolled.
+    assert_eq!(
+        s.start_registration(&registration("ana", 100_000, 60_000))
+            .await,
+        Err(StoreError::AlreadyExists)
+    );
+}
+
+async fn registration_expiry_waits_for_the_stored_deadline<F: Fixture>(fx: F) {
+    let s = fx.store();
+    s.start_registration(&registration("ana", 0, 60_000))
+        .await
+        .unwrap();
+    // Restarted with a later deadline: an expiry planned for the first deadline does not apply.
+    s.start_registration(&registration("ana", 30_000, 60_000))
+        .await
+        .unwrap();
+    let still = unchanged(
+        s.transition_registration(&uid("ana"), &RegistrationChange::Expired, t(60_000))
+            .await
+            .unwrap(),
+    );
+    assert_eq!(still.state, RegistrationState::Pending);
+    let expired = applied(
+        s.transition_registration(&uid("ana"), &RegistrationChange::Expired, t(90_000))
+            .await
+            .unwrap(),
+    );
+    assert_eq!(expired.state, RegistrationState::Expired);
+    assert_eq!(expired.update_time, t(90_000));
+    assert_eq!(
+        s.transition_registration(&uid("nobody"), &RegistrationChange::Expired, t(0))
+            .await,
+        Err(StoreError::NotFound)
+    );
+}
+
+async fn registration_failure_keeps_the_status<F: Fixture>(fx: F) {
+    let s = fx.store();
+    s.start_registration(&registration("ana", 0, 60_000))
+        .await
+        .unwrap();
+    let failed = applied(
+        s.transition_registration(
+            &uid("ana"),
+            &RegistrationChange::Failed {
+                status: "denied_by_user".into(),
+            },
+            t(1_000),
+        )
+        .await
+        .unwrap(),
+    );
+    assert_eq!(failed.state, RegistrationState::Failed);
+    assert_eq!(failed.failure.as_deref(), Some("denied_by_user"));
+    assert_eq!(s.get_user(&uid("ana")).await.unwrap(), None);
+}
+
+async fn pending_registrations_and_unenroll<F: Fixture>(mut fx: F) {
+    let s = fx.store();
+    s.start_registration(&registration("b", 2_000, 60_000))
+        .await
+        .unwrap();
+    s.start_registration(&registration("a", 1_000, 60_000))
+        .await
+        .unwrap();
+    s.start_registration(&registration("c", 0, 60_000))
+        .await
+        .unwrap();
+    s.transition_registration(
+        &uid("c"),
+        &RegistrationChange::Completed(user("c", 3)),
+        t(10_000),
+    )
+    .await
+    .unwrap();
+    fx.restart().await;
+    let s = fx.store();
+    let pending: Vec<String> = s
+        .pending_registrations()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| r.user_id.to_string())
+        .collect();
+    assert_eq!(pending, ["a", "b"]);
+    // Unenrolling forgets the registration too, so the user can register again.
+    assert!(s.delete_user(&uid("c")).await.unwrap());
+    assert_eq!(s.get_registration(&uid("c")).await.unwrap(), None);
+    s.start_registration(&registration("c", 20_000, 60_000))
+        .await
+        .unwrap();
+}
+
+async fn concurrent_registration_transitions_have_one_winner<F: Fixture>(fx: F) {
+    let s = fx.store();
+    s.start_registration(&registration("ana", 0, 60_000))
+        .await
+        .unwrap();
+    let tasks: Vec<_> = (0..8u64)
+        .map(|i| {
+            let s = s.clone();
+            tokio::spawn(async move {
+                let change = if i % 2 == 0 {
+                    RegistrationChange::Completed(user("ana", 100 + i))
+                } else {
+                    RegistrationChange::Failed {
+                        status: format!("s{i}"),
+                    }
+                };
+                s.transition_registration(&uid("ana"), &change, t(1_000))
+                    .await
+                    .unwrap()
+            })
+        })
+        .collect();
+    let mut winners = Vec::new();
+    for task in tasks {
+        let outcome = task.await.unwrap();
+        if outcome.is_applied() {
+            winners.push(outcome.into_record());
+        }
+    }
+    assert_eq!(winners.len(), 1, "exactly one transition applies");
+    let stored = s.get_registration(&uid("ana")).await.unwrap().unwrap();
+    assert_eq!(stored, winners[0]);
+    let user = s.get_user(&uid("ana")).await.unwrap();
+    match stored.state {
+        RegistrationState::Completed => assert_eq!(user.unwrap().authy_id, stored.authy_id.unwrap()),
+        _ => assert_eq!(user, None),
+    }
+}
+
+async fn callback_replays_are_remembered_within_the_window<F: Fixture>(mut fx: F) {
+    let window = std::time::Duration::from_secs(300);
+    let a = [0xAB; 32];
+    let b = [0x01; 32];
+    let s = fx.store();
+    assert!(s.remember_callback(&a, t(0), window).await.unwrap());
+    assert!(!s.remember_callback(&a, t(1_000), window).await.unwrap());
+    assert!(s.remember_callback(&b, t(1_000), window).await.unwrap());
+    fx.restart().await;
+    let s = fx.store();
+    assert!(!s.remember_callback(&a, t(2_000), window).await.unwrap());
+    // Past the window the entry is pruned (the nonce check refuses such a callback first).
+    assert!(s.remember_callback(&a, t(301_000), window).await.unwrap());
+    assert!(!s.remember_callback(&a, t(302_000), window).await.unwrap());
+}
+
+// ---------------------------------------------------------------------------------------------
 // Instantiation
 
 macro_rules! store_contract {
@@ -1187,6 +1433,14 @@ macro_rules! store_contract {
                 caller_key_revocation,
                 caller_key_last_use_only_moves_forward,
                 caller_keys_survive_a_restart,
+                registration_start_get_and_restart_replaces,
+                registration_of_an_enrolled_user_is_refused,
+                registration_completion_enrolls_the_user_atomically,
+                registration_expiry_waits_for_the_stored_deadline,
+                registration_failure_keeps_the_status,
+                pending_registrations_and_unenroll,
+                concurrent_registration_transitions_have_one_winner,
+                callback_replays_are_remembered_within_the_window,
             );
         }
     };

@@ -5,12 +5,14 @@ mod approval;
 mod contact;
 mod ids;
 mod keys;
+mod registration;
 mod token;
 
 pub use approval::{ApprovalMessage, ApprovalStatus, Details, Logo, LogoResolution};
 pub use contact::{CountryCode, Email, PhoneNumber};
 pub use ids::{ApprovalId, ApprovalUuid, AuthyId, RequestId, UserId};
 pub use keys::{KeyName, Scope, Scopes};
+pub use registration::{RegistrationState, RegistrationTtl};
 pub use token::{Locale, Token, TokenAction};
 
 /// Why a raw value did not become a domain value. `field` is filled in by the edge that knows

@@ -23,8 +23,8 @@ use std::future::Future;
 use chrono::{DateTime, Utc};
 
 use crate::domain::{
-    ApprovalId, ApprovalStatus, ApprovalUuid, AuthyId, CountryCode, KeyName, RequestId, Scopes,
-    UserId,
+    ApprovalId, ApprovalStatus, ApprovalUuid, AuthyId, CountryCode, KeyName, RegistrationState,
+    RequestId, Scopes, UserId,
 };
 use crate::secret::KeyHash;
 
@@ -130,25 +130,25 @@ pub struct Transition {
     pub at: DateTime<Utc>,
 }
 
-/// Outcome of [`Store::transition_approval`].
+/// Outcome of [`Store::transition_approval`] and [`Store::transition_registration`].
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum TransitionOutcome {
-    /// This call moved the approval out of pending; the row after the change.
-    Applied(ApprovalRecord),
-    /// Nothing changed (the approval was already terminal, or the target was pending); the
+pub enum TransitionOutcome<T = ApprovalRecord> {
+    /// This call moved the item out of pending; the row after the change.
+    Applied(T),
+    /// Nothing changed (the item was already terminal, or the change did not apply); the
     /// stored row.
-    Unchanged(ApprovalRecord),
+    Unchanged(T),
 }
 
-impl TransitionOutcome {
-    /// The approval as stored after the call.
-    pub fn record(&self) -> &ApprovalRecord {
+impl<T> TransitionOutcome<T> {
+    /// The item as stored after the call.
+    pub fn record(&self) -> &T {
         match self {
             Self::Applied(r) | Self::Unchanged(r) => r,
         }
     }
 
-    pub fn into_record(self) -> ApprovalRecord {
+    pub fn into_record(self) -> T {
         match self {
             Self::Applied(r) | Self::Unchanged(r) => r,
         }
@@ -157,6 +157,35 @@ impl TransitionOutcome {
     pub fn is_applied(&self) -> bool {
         matches!(self, Self::Applied(_))
     }
+}
+
+/// The latest QR registration of one of the caller's users.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RegistrationRecord {
+    pub user_id: UserId,
+    pub state: RegistrationState,
+    /// The provider's id of the user, once completed.
+    pub authy_id: Option<AuthyId>,
+    /// The status the provider reported, when failed.
+    pub failure: Option<String>,
+    pub create_time: DateTime<Utc>,
+    /// When the registration token expires.
+    pub expire_time: DateTime<Utc>,
+    /// When `state` last changed (the create time until then).
+    pub update_time: DateTime<Utc>,
+}
+
+/// A change of a pending registration ([`Store::transition_registration`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RegistrationChange {
+    /// The user scanned the code: the registration completes with the user's provider id, and
+    /// the user is stored (unless enrolled already) in the same transaction.
+    Completed(UserRecord),
+    /// The provider reported this status instead of pending or completed.
+    Failed { status: String },
+    /// The token expired: applies only when the stored `expire_time` has passed at `at` (a
+    /// registration started again in the meantime has a later one).
+    Expired,
 }
 
 /// What an audit event records. Stored as its snake_case name ([`AuditAction::as_str`]); names
@@ -171,15 +200,18 @@ pub enum AuditAction {
     RequestApproval,
     ApprovalTransition,
     StartRegistration,
-    CompleteRegistration,
-    /// A provider callback that failed signature verification.
+    /// A registration completed, expired or failed (`outcome` is the new state).
+    RegistrationTransition,
+    /// A provider callback that failed verification (signature, nonce, replay, shape).
     RejectCallback,
+    /// A verified provider callback (`outcome`: applied, unchanged, unknown_approval).
+    ReceiveCallback,
     CreateKey,
     RevokeKey,
 }
 
 impl AuditAction {
-    pub const ALL: [Self; 12] = [
+    pub const ALL: [Self; 13] = [
         Self::Enroll,
         Self::Unenroll,
         Self::SendSms,
@@ -188,8 +220,9 @@ impl AuditAction {
         Self::RequestApproval,
         Self::ApprovalTransition,
         Self::StartRegistration,
-        Self::CompleteRegistration,
+        Self::RegistrationTransition,
         Self::RejectCallback,
+        Self::ReceiveCallback,
         Self::CreateKey,
         Self::RevokeKey,
     ];
@@ -204,8 +237,9 @@ impl AuditAction {
             Self::RequestApproval => "request_approval",
             Self::ApprovalTransition => "approval_transition",
             Self::StartRegistration => "start_registration",
-            Self::CompleteRegistration => "complete_registration",
+            Self::RegistrationTransition => "registration_transition",
             Self::RejectCallback => "reject_callback",
+            Self::ReceiveCallback => "receive_callback",
             Self::CreateKey => "create_key",
             Self::RevokeKey => "revoke_key",
         }
@@ -327,8 +361,8 @@ pub trait Store: Clone + Send + Sync + 'static {
         user_id: &UserId,
     ) -> impl Future<Output = Result<Option<UserRecord>, StoreError>> + Send;
 
-    /// Forgets a user; true if there was one. The user's approvals, transitions and audit events
-    /// stay.
+    /// Forgets a user and their registration; true if there was a user. The user's approvals,
+    /// transitions and audit events stay.
     fn delete_user(
         &self,
         user_id: &UserId,
@@ -431,6 +465,44 @@ pub trait Store: Clone + Send + Sync + 'static {
         name: &KeyName,
         at: DateTime<Utc>,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Starts a QR registration: stores `registration` (pending) as the user's latest,
+    /// replacing any earlier one. A user already enrolled is [`StoreError::AlreadyExists`] and
+    /// nothing is written (checked in the same transaction as the write).
+    fn start_registration(
+        &self,
+        registration: &RegistrationRecord,
+    ) -> impl Future<Output = Result<RegistrationRecord, StoreError>> + Send;
+
+    fn get_registration(
+        &self,
+        user_id: &UserId,
+    ) -> impl Future<Output = Result<Option<RegistrationRecord>, StoreError>> + Send;
+
+    /// Compare-and-set out of pending, like [`Store::transition_approval`]: applies only while
+    /// the stored registration is pending (and, for `Expired`, past its `expire_time` at `at`);
+    /// otherwise the stored row comes back `Unchanged`. Unknown user: [`StoreError::NotFound`].
+    fn transition_registration(
+        &self,
+        user_id: &UserId,
+        change: &RegistrationChange,
+        at: DateTime<Utc>,
+    ) -> impl Future<Output = Result<TransitionOutcome<RegistrationRecord>, StoreError>> + Send;
+
+    /// Every registration still pending, oldest first.
+    fn pending_registrations(
+        &self,
+    ) -> impl Future<Output = Result<Vec<RegistrationRecord>, StoreError>> + Send;
+
+    /// Remembers an accepted callback by a digest of its nonce and signature: true the first
+    /// time, false for a replay. Entries older than `at - window` are forgotten (a callback
+    /// that old is refused for its stale nonce before it gets here).
+    fn remember_callback(
+        &self,
+        digest: &[u8; 32],
+        at: DateTime<Utc>,
+        window: std::time::Duration,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
 
     /// Checks that the database answers (for health checks).
     fn ping(&self) -> impl Future<Output = Result<(), StoreError>> + Send;

@@ -13,12 +13,13 @@ use sqlx::sqlite::{
 };
 
 use super::{
-    ApprovalRecord, AuditEvent, AuditQuery, CallerKeyRecord, Inserted, NewCallerKey, Revocation,
-    Store, StoreError, Transition, TransitionOutcome, TransitionSource, UserRecord,
+    ApprovalRecord, AuditEvent, AuditQuery, CallerKeyRecord, Inserted, NewCallerKey,
+    RegistrationChange, RegistrationRecord, Revocation, Store, StoreError, Transition,
+    TransitionOutcome, TransitionSource, UserRecord,
 };
 use crate::domain::{
-    ApprovalId, ApprovalStatus, ApprovalUuid, AuthyId, CountryCode, KeyName, RequestId, Scopes,
-    UserId,
+    ApprovalId, ApprovalStatus, ApprovalUuid, AuthyId, CountryCode, KeyName, RegistrationState,
+    RequestId, Scopes, UserId,
 };
 use crate::secret::KeyHash;
 
@@ -27,6 +28,13 @@ macro_rules! approval_columns {
     () => {
         "approval_id, user_id, authy_id, provider_ref, request_id, message, details, state, \
          create_time, expire_time, update_time"
+    };
+}
+
+/// The columns of a registration row (what `registration_from_row` reads).
+macro_rules! registration_columns {
+    () => {
+        "user_id, state, authy_id, failure, create_time, expire_time, update_time"
     };
 }
 
@@ -187,11 +195,19 @@ impl Store for SqliteStore {
     }
 
     async fn delete_user(&self, user_id: &UserId) -> Result<bool, StoreError> {
+        let failed = |e| db_error("deleting a user", e);
+        let mut tx = self.pool.begin().await.map_err(failed)?;
         let done = sqlx::query("DELETE FROM users WHERE user_id = ?1")
             .bind(user_id.as_str())
-            .execute(&self.pool)
+            .execute(&mut *tx)
             .await
-            .map_err(|e| db_error("deleting a user", e))?;
+            .map_err(failed)?;
+        sqlx::query("DELETE FROM registrations WHERE user_id = ?1")
+            .bind(user_id.as_str())
+            .execute(&mut *tx)
+            .await
+            .map_err(failed)?;
+        tx.commit().await.map_err(failed)?;
         Ok(done.rows_affected() > 0)
     }
 
@@ -537,6 +553,169 @@ impl Store for SqliteStore {
         Ok(())
     }
 
+    async fn start_registration(
+        &self,
+        registration: &RegistrationRecord,
+    ) -> Result<RegistrationRecord, StoreError> {
+        let failed = |e| db_error("starting a registration", e);
+        // The write comes first, so the transaction holds the write lock before it looks at
+        // `users`: an enroll cannot slip in between the check and the write.
+        let mut tx = self.pool.begin().await.map_err(failed)?;
+        let row = sqlx::query(concat!(
+            "INSERT INTO registrations (user_id, state, authy_id, failure, create_time, \
+             expire_time, update_time) VALUES (?1, 'pending', NULL, NULL, ?2, ?3, ?2) \
+             ON CONFLICT (user_id) DO UPDATE SET state = 'pending', authy_id = NULL, \
+             failure = NULL, create_time = excluded.create_time, \
+             expire_time = excluded.expire_time, update_time = excluded.update_time \
+             RETURNING ",
+            registration_columns!()
+        ))
+        .bind(registration.user_id.as_str())
+        .bind(millis(registration.create_time))
+        .bind(millis(registration.expire_time))
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(failed)?;
+        let enrolled = sqlx::query("SELECT 1 FROM users WHERE user_id = ?1")
+            .bind(registration.user_id.as_str())
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(failed)?;
+        if enrolled.is_some() {
+            tx.rollback().await.map_err(failed)?;
+            return Err(StoreError::AlreadyExists);
+        }
+        let record = registration_from_row(&row)?;
+        tx.commit().await.map_err(failed)?;
+        Ok(record)
+    }
+
+    async fn get_registration(
+        &self,
+        user_id: &UserId,
+    ) -> Result<Option<RegistrationRecord>, StoreError> {
+        let row = sqlx::query(concat!(
+            "SELECT ",
+            registration_columns!(),
+            " FROM registrations WHERE user_id = ?1"
+        ))
+        .bind(user_id.as_str())
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(|e| db_error("reading a registration", e))?;
+        row.as_ref().map(registration_from_row).transpose()
+    }
+
+    async fn transition_registration(
+        &self,
+        user_id: &UserId,
+        change: &RegistrationChange,
+        at: DateTime<Utc>,
+    ) -> Result<TransitionOutcome<RegistrationRecord>, StoreError> {
+        let failed = |e| db_error("changing a registration's state", e);
+        let (state, authy_id, failure) = match change {
+            RegistrationChange::Completed(user) => (
+                RegistrationState::Completed,
+                Some(authy_id_to_sql(user.authy_id)),
+                None,
+            ),
+            RegistrationChange::Failed { status } => {
+                (RegistrationState::Failed, None, Some(status.as_str()))
+            }
+            RegistrationChange::Expired => (RegistrationState::Expired, None, None),
+        };
+        let expiry_only = matches!(change, RegistrationChange::Expired);
+        let mut tx = self.pool.begin().await.map_err(failed)?;
+        let updated = sqlx::query(concat!(
+            "UPDATE registrations SET state = ?1, authy_id = ?2, failure = ?3, update_time = ?4 \
+             WHERE user_id = ?5 AND state = 'pending' AND (?6 = 0 OR expire_time <= ?4) \
+             RETURNING ",
+            registration_columns!()
+        ))
+        .bind(state.as_str())
+        .bind(authy_id)
+        .bind(failure)
+        .bind(millis(at))
+        .bind(user_id.as_str())
+        .bind(i64::from(expiry_only))
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(failed)?;
+        let Some(row) = updated else {
+            let current = sqlx::query(concat!(
+                "SELECT ",
+                registration_columns!(),
+                " FROM registrations WHERE user_id = ?1"
+            ))
+            .bind(user_id.as_str())
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(failed)?;
+            tx.rollback().await.map_err(failed)?;
+            return match current {
+                Some(row) => registration_from_row(&row).map(TransitionOutcome::Unchanged),
+                None => Err(StoreError::NotFound),
+            };
+        };
+        let record = registration_from_row(&row)?;
+        if let RegistrationChange::Completed(user) = change {
+            sqlx::query(
+                "INSERT INTO users (user_id, authy_id, masked_phone, country_code, enroll_time) \
+                 VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (user_id) DO NOTHING",
+            )
+            .bind(user.user_id.as_str())
+            .bind(authy_id_to_sql(user.authy_id))
+            .bind(user.masked_phone.as_str())
+            .bind(i64::from(user.country_code.get()))
+            .bind(millis(user.enroll_time))
+            .execute(&mut *tx)
+            .await
+            .map_err(failed)?;
+        }
+        tx.commit().await.map_err(failed)?;
+        Ok(TransitionOutcome::Applied(record))
+    }
+
+    async fn pending_registrations(&self) -> Result<Vec<RegistrationRecord>, StoreError> {
+        let rows = sqlx::query(concat!(
+            "SELECT ",
+            registration_columns!(),
+            " FROM registrations WHERE state = 'pending' ORDER BY create_time, user_id"
+        ))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(|e| db_error("reading pending registrations", e))?;
+        rows.iter().map(registration_from_row).collect()
+    }
+
+    async fn remember_callback(
+        &self,
+        digest: &[u8; 32],
+        at: DateTime<Utc>,
+        window: Duration,
+    ) -> Result<bool, StoreError> {
+        let failed = |e| db_error("recording a callback", e);
+        let horizon = millis(at).saturating_sub(i64::try_from(window.as_millis()).unwrap_or(i64::MAX));
+        let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+        let mut tx = self.pool.begin().await.map_err(failed)?;
+        sqlx::query("DELETE FROM callback_replays WHERE seen_time < ?1")
+            .bind(horizon)
+            .execute(&mut *tx)
+            .await
+            .map_err(failed)?;
+        let inserted = sqlx::query(
+            "INSERT INTO callback_replays (digest, seen_time) VALUES (?1, ?2) \
+             ON CONFLICT (digest) DO NOTHING",
+        )
+        .bind(hex)
+        .bind(millis(at))
+        .execute(&mut *tx)
+        .await
+        .map_err(failed)?;
+        tx.commit().await.map_err(failed)?;
+        Ok(inserted.rows_affected() == 1)
+    }
+
     async fn ping(&self) -> Result<(), StoreError> {
         sqlx::query("SELECT 1")
             .execute(&self.pool)
@@ -735,6 +914,29 @@ fn audit_from_row(row: &SqliteRow) -> Result<AuditEvent, StoreError> {
         subject: f.get("subject")?,
         outcome: f.get("outcome")?,
         detail: f.get("detail")?,
+    })
+}
+
+fn registration_from_row(row: &SqliteRow) -> Result<RegistrationRecord, StoreError> {
+    let raw: String = row
+        .try_get("user_id")
+        .map_err(|_| StoreError::Corrupt("registrations row: user_id does not decode".into()))?;
+    let user_id = UserId::parse(&raw).map_err(|_| {
+        StoreError::Corrupt("registrations row: user_id is not a valid user id".into())
+    })?;
+    let f = Fields {
+        row,
+        what: format!("registration of {user_id}"),
+    };
+    Ok(RegistrationRecord {
+        state: RegistrationState::parse(&f.get::<String>("state")?)
+            .ok_or_else(|| f.corrupt("state", "is not a registration state"))?,
+        authy_id: f.get::<Option<i64>>("authy_id")?.map(authy_id_from_sql),
+        failure: f.get("failure")?,
+        create_time: f.time("create_time")?,
+        expire_time: f.time("expire_time")?,
+        update_time: f.time("update_time")?,
+        user_id,
     })
 }
 
