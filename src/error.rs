@@ -41,6 +41,15 @@ pub enum Error {
     /// The approval was already answered or expired (sandbox controls).
     #[error("the approval is no longer pending")]
     ApprovalNotPending,
+    /// No QR registration was started for the user (or the user was unenrolled since).
+    #[error("no registration started for this user")]
+    RegistrationNotFound,
+    /// The user's registration already completed, expired or failed (sandbox controls).
+    #[error("the registration is no longer pending")]
+    RegistrationNotPending,
+    /// A QR registration was asked for a user who is enrolled already.
+    #[error("the user is already enrolled")]
+    UserAlreadyEnrolled,
     /// The idempotency key was already used for a different request.
     #[error("request_id was already used for a different request")]
     RequestIdConflict,
@@ -80,6 +89,9 @@ impl Error {
             Self::UserNotFound => "USER_NOT_FOUND",
             Self::ApprovalNotFound => "APPROVAL_NOT_FOUND",
             Self::ApprovalNotPending => "APPROVAL_NOT_PENDING",
+            Self::RegistrationNotFound => "REGISTRATION_NOT_FOUND",
+            Self::RegistrationNotPending => "REGISTRATION_NOT_PENDING",
+            Self::UserAlreadyEnrolled => "USER_ALREADY_ENROLLED",
             Self::RequestIdConflict => "REQUEST_ID_CONFLICT",
             Self::TooManyAttempts { .. } => "TOO_MANY_ATTEMPTS",
             Self::UpstreamUnavailable { .. } => "AUTHY_UNAVAILABLE",

@@ -26,11 +26,12 @@ use crate::grpc::pb::sandbox::v1::sandbox_service_server::SandboxServiceServer;
 use crate::grpc::pb::v1::two_factor_service_server::TwoFactorServiceServer;
 use crate::grpc::sandbox::SandboxGrpc;
 use crate::grpc::two_factor::TwoFactorGrpc;
+use crate::http::callback::{self, CallbackEndpoint};
 use crate::http::{self, Health, HttpState};
 use crate::provider::ProviderError;
-use crate::provider::authy::{AuthyClient, AuthyConfig};
+use crate::provider::authy::{AuthyApp, AuthyClient, AuthyConfig};
 use crate::secret::ApiKey;
-use crate::sim::{self, SimConfig, SimHandle};
+use crate::sim::{self, CallbackConfig, CallbackMethod, SimConfig, SimHandle};
 use crate::store::{SqliteStore, Store, StoreError};
 
 /// Why authyd could not start.
@@ -67,6 +68,8 @@ pub struct Application {
     cors_origins: Vec<String>,
     /// Present when callers must present keys.
     caller_keys: Option<CallerKeys<SqliteStore>>,
+    /// Present when OneTouch callbacks are served.
+    callbacks: Option<CallbackEndpoint<AuthyClient, SqliteStore>>,
 }
 
 impl Application {
@@ -77,25 +80,56 @@ impl Application {
         }
         let store = open_store(&settings.database).await?;
 
-        let (provider, sim) = match &settings.upstream {
-            Upstream::Authy { url, api_key, .. } => {
+        // Bound first: the sandbox simulator is told where to send its callbacks.
+        let grpc_listener = bind(settings.grpc_addr).await?;
+        let http_listener = bind(settings.http_addr).await?;
+        let grpc_addr = local_addr(&grpc_listener, settings.grpc_addr)?;
+        let http_addr = local_addr(&http_listener, settings.http_addr)?;
+        let callback_url = match (&settings.callback, &settings.upstream) {
+            (Some((url, _)), _) => Some(url.clone()),
+            // The sandbox's simulator calls back on loopback, as Authy would call the console's URL.
+            (None, Upstream::Sandbox) => Some(
+                Url::parse(&format!("http://{http_addr}{}", callback::PATH))
+                    .map_err(|e| StartupError::Setup(format!("callback URL: {e}")))?,
+            ),
+            (None, Upstream::Authy { .. }) => None,
+        };
+
+        let (provider, sim, key) = match &settings.upstream {
+            Upstream::Authy {
+                url,
+                api_key,
+                app_name,
+                app_id,
+            } => {
                 let mut config = AuthyConfig::new(url.clone(), api_key.clone());
                 config.timeout = settings.authy_timeout;
-                (AuthyClient::new(config)?, None)
+                config.app = Some(AuthyApp {
+                    name: app_name.clone(),
+                    id: app_id.clone(),
+                });
+                (AuthyClient::new(config)?, None, api_key.clone())
             }
             Upstream::Sandbox => {
                 let key = ApiKey::new(uuid::Uuid::new_v4().simple().to_string())
                     .map_err(|e| StartupError::Setup(e.to_string()))?;
-                let sim = sim::start(
-                    SimConfig::new(key.clone()),
-                    SocketAddr::from(([127, 0, 0, 1], 0)),
-                )
-                .await
-                .map_err(StartupError::Sandbox)?;
+                let mut sim_config = SimConfig::new(key.clone());
+                sim_config.callback = callback_url.clone().map(|url| CallbackConfig {
+                    url,
+                    method: CallbackMethod::Post,
+                });
+                let app = AuthyApp {
+                    name: sim_config.app_name.clone(),
+                    id: sim_config.app_id.clone(),
+                };
+                let sim = sim::start(sim_config, SocketAddr::from(([127, 0, 0, 1], 0)))
+                    .await
+                    .map_err(StartupError::Sandbox)?;
                 let base = Url::parse(&sim.base_url())
                     .map_err(|e| StartupError::Setup(format!("simulator URL: {e}")))?;
-                let mut config = AuthyConfig::new(base, key);
+                let mut config = AuthyConfig::new(base, key.clone());
                 config.timeout = settings.authy_timeout;
+                config.app = Some(app);
                 tracing::warn!(
                     sim = %sim.base_url(),
                     "SANDBOX MODE: no Authy API key configured; authyd talks to its built-in Authy \
@@ -104,7 +138,7 @@ impl Application {
                      starts empty each time (simulator and sandbox database). Set \
                      AUTHYD_AUTHY_API_KEY to use the real Authy."
                 );
-                (AuthyClient::new(config)?, Some(sim))
+                (AuthyClient::new(config)?, Some(sim), key)
             }
         };
         if !settings.is_sandbox() && !settings.caller_auth {
@@ -134,10 +168,22 @@ impl Application {
             health.clone(),
         );
 
-        let grpc_listener = bind(settings.grpc_addr).await?;
-        let http_listener = bind(settings.http_addr).await?;
-        let grpc_addr = local_addr(&grpc_listener, settings.grpc_addr)?;
-        let http_addr = local_addr(&http_listener, settings.http_addr)?;
+        let callbacks = match &callback_url {
+            Some(url) => {
+                tracing::info!(
+                    url = %url,
+                    "OneTouch callbacks: served at {} on the HTTP port, verified against this URL",
+                    callback::PATH
+                );
+                Some(CallbackEndpoint::new(app.clone(), url, key))
+            }
+            None => {
+                tracing::info!(
+                    "OneTouch callbacks off (no --callback-url): approvals are followed by polling"
+                );
+                None
+            }
+        };
         tracing::info!("grpc listening on {grpc_addr}");
         tracing::info!("http listening on {http_addr}");
 
@@ -153,6 +199,7 @@ impl Application {
             sim,
             cors_origins: settings.cors_origins,
             caller_keys,
+            callbacks,
         })
     }
 
@@ -198,7 +245,7 @@ impl Application {
             .build_v1alpha()
             .map_err(|e| StartupError::Setup(format!("reflection: {e}")))?;
         let sandbox = self.sim.as_ref().map(|sim| {
-            SandboxServiceServer::new(SandboxGrpc::new(self.store.clone(), sim.base_url()))
+            SandboxServiceServer::new(SandboxGrpc::new(self.app.clone(), sim.base_url()))
         });
 
         let (stop_tx, stop_rx) = watch::channel(false);
@@ -226,15 +273,27 @@ impl Application {
                 stopped(stop_rx.clone()),
             );
         let grpc = tokio::spawn(grpc);
-        let http = axum::serve(self.http_listener, http::router(self.http_state))
-            .with_graceful_shutdown(stopped(stop_rx.clone()))
-            .into_future();
+        let mut router = http::router(self.http_state);
+        if let Some(endpoint) = self.callbacks {
+            router = router.merge(callback::router(endpoint));
+        }
+        let http = axum::serve(
+            self.http_listener,
+            router.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(stopped(stop_rx.clone()))
+        .into_future();
         let http = tokio::spawn(http);
-        let hub = self.app.approvals().clone();
+        let approvals = self.app.approvals().clone();
+        let registrations = self.app.registrations().clone();
         let gauges = move || {
             metrics::gauge!("authyd_active_watchers", "kind" => "approval")
-                .set(hub.watchers() as f64);
-            metrics::gauge!("authyd_pending_approvals_followed").set(hub.followers() as f64);
+                .set(approvals.watchers() as f64);
+            metrics::gauge!("authyd_active_watchers", "kind" => "registration")
+                .set(registrations.watchers() as f64);
+            metrics::gauge!("authyd_pending_approvals_followed").set(approvals.followers() as f64);
+            metrics::gauge!("authyd_pending_registrations_followed")
+                .set(registrations.followers() as f64);
         };
         let watchdog = tokio::spawn(watch_health(
             self.store.clone(),

@@ -1235,9 +1235,7 @@ async fn registration_completion_enrolls_the_user_atomically<F: Fixture>(fx: F) 
     assert_eq!(s.get_user(&uid("ana")).await.unwrap(), Some(enrolled));
     // Terminal is final: a later failure, expiry or second completion changes nothing.
     for change in [
-        RegistrationChange::Failed {
-            status: "x".into(),
-        },
+        RegistrationChange::Failed { status: "x".into() },
         RegistrationChange::Expired,
         RegistrationChange::Completed(user("ana", 1)),
     ] {
@@ -1380,7 +1378,9 @@ async fn concurrent_registration_transitions_have_one_winner<F: Fixture>(fx: F) 
     assert_eq!(stored, winners[0]);
     let user = s.get_user(&uid("ana")).await.unwrap();
     match stored.state {
-        RegistrationState::Completed => assert_eq!(user.unwrap().authy_id, stored.authy_id.unwrap()),
+        RegistrationState::Completed => {
+            assert_eq!(user.unwrap().authy_id, stored.authy_id.unwrap())
+        }
         _ => assert_eq!(user, None),
     }
 }

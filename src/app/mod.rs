@@ -3,4 +3,6 @@
 pub mod hub;
 pub mod keys;
 pub mod limits;
+pub mod qr;
+pub mod registration;
 pub mod twofactor;

@@ -14,7 +14,8 @@ use parking_lot::Mutex;
 
 use crate::app::hub::{Follow, Hub, HubClosed, HubConfig, RefreshError, WatchStream};
 use crate::app::limits::{Limits, LimitsConfig};
-use crate::domain::{ApprovalId, ApprovalStatus, UserId};
+use crate::app::registration::RegistrationFollower;
+use crate::domain::{ApprovalId, ApprovalStatus, ApprovalUuid, UserId};
 use crate::error::Error;
 use crate::grpc::convert::{Enroll, RequestApproval, SendToken, VerifyToken};
 use crate::http::Health;
@@ -23,6 +24,17 @@ use crate::store::{
     ApprovalRecord, AuditAction, AuditEvent, Inserted, Store, StoreError, TransitionOutcome,
     TransitionSource, UserRecord,
 };
+
+/// What a verified approval callback did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CallbackOutcome {
+    /// The approval moved to the callback's state; as stored.
+    Applied(ApprovalRecord),
+    /// The approval was terminal already (answered, or expired first); as stored.
+    Unchanged(ApprovalRecord),
+    /// No approval of ours has this provider id.
+    UnknownApproval,
+}
 
 /// Who is calling, for the audit trail.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -38,7 +50,7 @@ impl Caller {
         }
     }
 
-    fn system() -> Self {
+    pub(crate) fn system() -> Self {
         Self {
             name: "authyd".to_owned(),
         }
@@ -46,7 +58,7 @@ impl Caller {
 }
 
 /// An enrolled user with their live status at the provider.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct UserView {
     pub record: UserRecord,
     pub status: UserStatus,
@@ -83,6 +95,9 @@ struct Inner<P: TwoFactorProvider, S: Store> {
     provider: Arc<P>,
     store: S,
     approvals: Hub<ApprovalFollower<P, S>>,
+    approval_follower: Arc<ApprovalFollower<P, S>>,
+    registrations: Hub<RegistrationFollower<P, S>>,
+    registration_follower: Arc<RegistrationFollower<P, S>>,
     limits: Limits,
     health: Health,
     users: UserCache,
@@ -128,16 +143,24 @@ impl<P: TwoFactorProvider, S: Store> TwoFactor<P, S> {
         health: Health,
     ) -> Self {
         let provider = Arc::new(provider);
-        let follower = ApprovalFollower {
+        let approval_follower = Arc::new(ApprovalFollower {
             provider: Arc::clone(&provider),
             store: store.clone(),
             health: health.clone(),
-        };
+        });
+        let registration_follower = Arc::new(RegistrationFollower::new(
+            Arc::clone(&provider),
+            store.clone(),
+            health.clone(),
+        ));
         Self {
             inner: Arc::new(Inner {
                 provider,
                 store,
-                approvals: Hub::new(Arc::new(follower), hub),
+                approvals: Hub::new(Arc::clone(&approval_follower), hub.clone()),
+                approval_follower,
+                registrations: Hub::new(Arc::clone(&registration_follower), hub),
+                registration_follower,
                 limits: Limits::new(limits),
                 health,
                 users: UserCache::default(),
@@ -155,9 +178,23 @@ impl<P: TwoFactorProvider, S: Store> TwoFactor<P, S> {
         &self.inner.approvals
     }
 
+    /// The registration hub (metrics, shutdown).
+    pub fn registrations(&self) -> &Hub<RegistrationFollower<P, S>> {
+        &self.inner.registrations
+    }
+
+    pub(crate) fn registration_follower(&self) -> &RegistrationFollower<P, S> {
+        &self.inner.registration_follower
+    }
+
+    pub(crate) fn provider(&self) -> &P {
+        &self.inner.provider
+    }
+
     /// Ends every watch stream (with UNAVAILABLE) and stops every follower.
     pub fn shutdown(&self) {
         self.inner.approvals.shutdown();
+        self.inner.registrations.shutdown();
     }
 
     pub async fn enroll(&self, caller: &Caller, cmd: Enroll) -> Result<UserView, Error> {
@@ -398,18 +435,53 @@ impl<P: TwoFactorProvider, S: Store> TwoFactor<P, S> {
         Ok(self.inner.approvals.watch(approval_id.clone(), record))
     }
 
+    /// A verified provider callback: the approval with this provider id was answered. The
+    /// change is persisted (compare-and-set, so a poll that got there first wins and nothing
+    /// conflicting is written), then delivered to every watcher.
+    pub async fn approval_answered(
+        &self,
+        provider_ref: &ApprovalUuid,
+        status: ApprovalStatus,
+    ) -> Result<CallbackOutcome, Error> {
+        let Some(record) = self
+            .inner
+            .store
+            .find_approval_by_provider_ref(provider_ref)
+            .await?
+        else {
+            return Ok(CallbackOutcome::UnknownApproval);
+        };
+        let outcome = self
+            .inner
+            .approval_follower
+            .transition(&record, status, TransitionSource::Callback, Utc::now())
+            .await?;
+        let applied = outcome.is_applied();
+        let stored = outcome.into_record();
+        let approval_id = stored.approval_id.clone();
+        self.inner.approvals.publish(&approval_id, stored.clone());
+        Ok(if applied {
+            CallbackOutcome::Applied(stored)
+        } else {
+            CallbackOutcome::Unchanged(stored)
+        })
+    }
+
     /// The stored user, through a short-lived cache (most calls name a user, and the mapping
-    /// only changes on enroll and unenroll).
+    /// only changes on enroll, unenroll and QR registration).
     async fn user(&self, user_id: &UserId) -> Result<UserRecord, Error> {
         if let Some(hit) = self.inner.users.get(user_id) {
             return Ok(hit);
         }
-        let record = self
-            .inner
-            .store
-            .get_user(user_id)
-            .await?
-            .ok_or(Error::UserNotFound)?;
+        let record = match self.inner.store.get_user(user_id).await? {
+            Some(record) => record,
+            None => self
+                .complete_unwatched_registration(user_id)
+                .await
+                .ok()
+                .flatten()
+                .ok_or(Error::UserNotFound)?,
+        };
         self.inner.users.put(&record);
         Ok(record)
     }
@@ -432,7 +504,7 @@ impl<P: TwoFactorProvider, S: Store> TwoFactor<P, S> {
         Error::from(e)
     }
 
-    async fn audit<T>(
+    pub(crate) async fn audit<T>(
         &self,
         caller: &Caller,
         action: AuditAction,
@@ -480,7 +552,7 @@ fn ttl_delta(cmd: &RequestApproval) -> chrono::TimeDelta {
     chrono::TimeDelta::from_std(cmd.ttl).unwrap_or(chrono::TimeDelta::MAX)
 }
 
-fn note_upstream(health: &Health, e: &ProviderError) {
+pub(crate) fn note_upstream(health: &Health, e: &ProviderError) {
     if matches!(e, ProviderError::InvalidApiKey) {
         tracing::error!("Authy rejected the configured API key (60001): reporting NOT_SERVING");
         health.set_upstream_credentials_rejected(true);
@@ -489,7 +561,7 @@ fn note_upstream(health: &Health, e: &ProviderError) {
 
 /// Audit failures do not fail the request (the 2FA step already happened at Authy); they are
 /// logged at error level and counted, so an operator sees a gap in the trail.
-async fn append_audit<S: Store>(store: &S, event: AuditEvent) {
+pub(crate) async fn append_audit<S: Store>(store: &S, event: AuditEvent) {
     if let Err(e) = store.append_audit(&event).await {
         metrics::counter!("authyd_audit_failures_total").increment(1);
         tracing::error!(action = event.action.as_str(), error = %e, "audit event not recorded");
@@ -504,15 +576,14 @@ pub struct ApprovalFollower<P: TwoFactorProvider, S: Store> {
 }
 
 impl<P: TwoFactorProvider, S: Store> ApprovalFollower<P, S> {
-    /// Persists a transition (compare-and-set) and returns the approval as stored; an applied
-    /// transition is audited.
+    /// Persists a transition (compare-and-set); an applied transition is audited.
     async fn transition(
         &self,
         item: &ApprovalRecord,
         to: ApprovalStatus,
         source: TransitionSource,
         at: DateTime<Utc>,
-    ) -> Result<ApprovalRecord, Error> {
+    ) -> Result<TransitionOutcome, Error> {
         let outcome = self
             .store
             .transition_approval(&item.approval_id, to, source, at)
@@ -532,7 +603,7 @@ impl<P: TwoFactorProvider, S: Store> ApprovalFollower<P, S> {
             )
             .await;
         }
-        Ok(outcome.into_record())
+        Ok(outcome)
     }
 }
 
@@ -569,6 +640,7 @@ impl<P: TwoFactorProvider, S: Store> Follow for ApprovalFollower<P, S> {
         let at = snapshot.processed_at.unwrap_or_else(Utc::now);
         self.transition(item, snapshot.status, TransitionSource::Poll, at)
             .await
+            .map(TransitionOutcome::into_record)
     }
 
     async fn expire(&self, item: &ApprovalRecord) -> Result<ApprovalRecord, Error> {
@@ -579,6 +651,7 @@ impl<P: TwoFactorProvider, S: Store> Follow for ApprovalFollower<P, S> {
             Utc::now(),
         )
         .await
+        .map(TransitionOutcome::into_record)
     }
 }
 

@@ -4,11 +4,12 @@
 
 use std::time::Duration;
 
+use crate::app::registration::{RegistrationStart, RegistrationView, StartRegistration};
 use crate::app::twofactor::UserView;
 use crate::domain::ApprovalStatus;
 use crate::domain::{
     ApprovalId, ApprovalMessage, CountryCode, Details, Email, Locale, ParseError, PhoneNumber,
-    RequestId, Token, TokenAction, UserId,
+    RegistrationState, RegistrationTtl, RequestId, Token, TokenAction, UserId,
 };
 use crate::error::{Error, FieldViolation};
 use crate::grpc::pb::v1 as pb;
@@ -228,16 +229,41 @@ fn ttl(raw: Option<&prost_types::Duration>) -> Result<Duration, ParseError> {
     let out_of_range = || ParseError {
         description: "must be between 1 s and 24 h".to_owned(),
     };
-    if d.seconds < 0 || d.nanos < 0 || d.nanos >= 1_000_000_000 {
-        return Err(out_of_range());
-    }
-    let secs = u64::try_from(d.seconds).map_err(|_| out_of_range())?;
-    let nanos = u32::try_from(d.nanos).map_err(|_| out_of_range())?;
-    let ttl = Duration::new(secs, nanos);
+    let ttl = duration(d).ok_or_else(out_of_range)?;
     if ttl < MIN_APPROVAL_TTL || ttl > MAX_APPROVAL_TTL {
         return Err(out_of_range());
     }
     Ok(ttl)
+}
+
+/// A well-formed, non-negative proto Duration.
+fn duration(d: &prost_types::Duration) -> Option<Duration> {
+    if d.nanos < 0 || d.nanos >= 1_000_000_000 {
+        return None;
+    }
+    Some(Duration::new(
+        u64::try_from(d.seconds).ok()?,
+        u32::try_from(d.nanos).ok()?,
+    ))
+}
+
+pub fn start_registration(req: &pb::StartRegistrationRequest) -> Result<StartRegistration, Error> {
+    let mut v = Violations::default();
+    let user_id = v.check("user_id", UserId::parse(&req.user_id));
+    let ttl = v.check(
+        "ttl",
+        match &req.ttl {
+            None => Ok(RegistrationTtl::DEFAULT),
+            Some(d) => duration(d)
+                .ok_or_else(|| ParseError::new("must be between 1 s and 1 h"))
+                .and_then(RegistrationTtl::new),
+        },
+    );
+    let parsed = match (user_id, ttl) {
+        (Some(user_id), Some(ttl)) => Some(StartRegistration { user_id, ttl }),
+        _ => None,
+    };
+    v.finish(parsed)
 }
 
 // ------------------------------------------------------------------------------------------------
@@ -289,6 +315,33 @@ pub fn approval(r: &ApprovalRecord) -> pb::Approval {
         create_time: Some(timestamp(r.create_time)),
         expire_time: Some(timestamp(r.expire_time)),
         update_time: Some(timestamp(r.update_time)),
+    }
+}
+
+pub fn registration_started(start: RegistrationStart) -> pb::StartRegistrationResponse {
+    pb::StartRegistrationResponse {
+        jwt: start.token.jwt,
+        uri: start.token.uri,
+        qr_svg: start.qr.svg,
+        qr_png: start.qr.png,
+        expire_time: Some(timestamp(start.record.expire_time)),
+    }
+}
+
+pub fn registration_state(s: RegistrationState) -> pb::RegistrationState {
+    match s {
+        RegistrationState::Pending => pb::RegistrationState::Pending,
+        RegistrationState::Completed => pb::RegistrationState::Completed,
+        RegistrationState::Expired => pb::RegistrationState::Expired,
+        RegistrationState::Failed => pb::RegistrationState::Failed,
+    }
+}
+
+pub fn registration(view: &RegistrationView) -> pb::WatchRegistrationResponse {
+    pb::WatchRegistrationResponse {
+        state: registration_state(view.record.state).into(),
+        user: view.user.as_ref().map(user),
+        expire_time: Some(timestamp(view.record.expire_time)),
     }
 }
 

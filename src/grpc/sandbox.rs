@@ -4,37 +4,46 @@
 
 use tonic::{Request, Response, Status};
 
+use crate::app::twofactor::TwoFactor;
 use crate::error::Error;
 use crate::grpc::convert;
 use crate::grpc::pb::sandbox::v1 as pb;
 use crate::grpc::pb::sandbox::v1::sandbox_service_server::SandboxService;
+use crate::provider::TwoFactorProvider;
 use crate::store::Store;
 
-/// The sandbox controls, over a store and the simulator's base URL.
-pub struct SandboxGrpc<S: Store> {
-    store: S,
+/// The sandbox controls, over the service core and the simulator's base URL.
+pub struct SandboxGrpc<P: TwoFactorProvider, S: Store> {
+    app: TwoFactor<P, S>,
     sim_base: String,
     http: reqwest::Client,
 }
 
-impl<S: Store> SandboxGrpc<S> {
-    pub fn new(store: S, sim_base: String) -> Self {
+impl<P: TwoFactorProvider, S: Store> SandboxGrpc<P, S> {
+    pub fn new(app: TwoFactor<P, S>, sim_base: String) -> Self {
         Self {
-            store,
+            app,
             sim_base,
             http: reqwest::Client::new(),
         }
+    }
+
+    fn store(&self) -> &S {
+        self.app.store()
     }
 
     async fn control(
         &self,
         method: reqwest::Method,
         path: &str,
+        body: Option<serde_json::Value>,
     ) -> Result<(u16, serde_json::Value), Status> {
         let url = format!("{}/__sim/{path}", self.sim_base);
-        let response = self
-            .http
-            .request(method, url)
+        let mut request = self.http.request(method, url);
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request
             .send()
             .await
             .map_err(|_| Status::from(Error::UpstreamUnavailable { retry_after: None }))?;
@@ -45,14 +54,14 @@ impl<S: Store> SandboxGrpc<S> {
 }
 
 #[tonic::async_trait]
-impl<S: Store> SandboxService for SandboxGrpc<S> {
+impl<P: TwoFactorProvider, S: Store> SandboxService for SandboxGrpc<P, S> {
     async fn get_codes(
         &self,
         req: Request<pb::GetCodesRequest>,
     ) -> Result<Response<pb::GetCodesResponse>, Status> {
         let user_id = convert::user_id(&req.get_ref().user_id)?;
         let user = self
-            .store
+            .store()
             .get_user(&user_id)
             .await
             .map_err(Error::from)?
@@ -61,6 +70,7 @@ impl<S: Store> SandboxService for SandboxGrpc<S> {
             .control(
                 reqwest::Method::GET,
                 &format!("users/{}/codes", user.authy_id),
+                None,
             )
             .await?;
         if status != 200 {
@@ -79,7 +89,7 @@ impl<S: Store> SandboxService for SandboxGrpc<S> {
     ) -> Result<Response<pb::AnswerApprovalResponse>, Status> {
         let id = convert::approval_id(&req.get_ref().approval_id)?;
         let approval = self
-            .store
+            .store()
             .get_approval(&id)
             .await
             .map_err(Error::from)?
@@ -93,6 +103,7 @@ impl<S: Store> SandboxService for SandboxGrpc<S> {
             .control(
                 reqwest::Method::POST,
                 &format!("approvals/{}/{verb}", approval.provider_ref),
+                None,
             )
             .await?;
         match status {
@@ -105,10 +116,27 @@ impl<S: Store> SandboxService for SandboxGrpc<S> {
 
     async fn complete_registration(
         &self,
-        _req: Request<pb::CompleteRegistrationRequest>,
+        req: Request<pb::CompleteRegistrationRequest>,
     ) -> Result<Response<pb::CompleteRegistrationResponse>, Status> {
-        Err(Status::unimplemented(
-            "CompleteRegistration is not implemented yet",
-        ))
+        let user_id = convert::user_id(&req.get_ref().user_id)?;
+        // The phone scans the very token StartRegistration showed (same claims, same key).
+        let token = self.app.pending_registration_token(&user_id).await?;
+        let (status, _) = self
+            .control(
+                reqwest::Method::POST,
+                "registrations/scan",
+                Some(serde_json::json!({ "token": token.jwt })),
+            )
+            .await?;
+        if status != 200 {
+            // The simulator refused a token authyd signed: the two disagree on key or app.
+            return Err(Error::Internal {
+                detail: format!("the simulator refused the registration token (HTTP {status})"),
+            }
+            .into());
+        }
+        // Watchers see COMPLETED now rather than at the follower's next poll.
+        self.app.refresh_registration(&user_id).await?;
+        Ok(Response::new(pb::CompleteRegistrationResponse {}))
     }
 }

@@ -14,9 +14,13 @@ impl From<Error> for tonic::Status {
     fn from(error: Error) -> Self {
         let code = match &error {
             Error::InvalidArgument(_) | Error::UserRejected(_) => Code::InvalidArgument,
-            Error::UserNotFound | Error::ApprovalNotFound => Code::NotFound,
+            Error::UserNotFound | Error::ApprovalNotFound | Error::RegistrationNotFound => {
+                Code::NotFound
+            }
             Error::RequestIdConflict => Code::AlreadyExists,
-            Error::ApprovalNotPending => Code::FailedPrecondition,
+            Error::ApprovalNotPending
+            | Error::RegistrationNotPending
+            | Error::UserAlreadyEnrolled => Code::FailedPrecondition,
             Error::TooManyAttempts { .. } => Code::ResourceExhausted,
             Error::UpstreamUnavailable { .. } | Error::ShuttingDown => Code::Unavailable,
             Error::UpstreamCredentials | Error::UpstreamProtocol | Error::Internal { .. } => {
@@ -70,6 +74,9 @@ mod tests {
             Error::ApprovalNotFound,
             Error::RequestIdConflict,
             Error::ApprovalNotPending,
+            Error::RegistrationNotFound,
+            Error::RegistrationNotPending,
+            Error::UserAlreadyEnrolled,
             Error::TooManyAttempts {
                 retry_after: Duration::from_secs(30),
             },

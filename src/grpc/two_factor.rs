@@ -201,19 +201,33 @@ impl<P: TwoFactorProvider, S: Store> TwoFactorService for TwoFactorGrpc<P, S> {
 
     async fn start_registration(
         &self,
-        _req: Request<pb::StartRegistrationRequest>,
+        req: Request<pb::StartRegistrationRequest>,
     ) -> Result<Response<pb::StartRegistrationResponse>, Status> {
-        Err(Status::unimplemented(
-            "StartRegistration is not implemented yet",
-        ))
+        let caller = caller(&req);
+        observe("StartRegistration", async {
+            let cmd = convert::start_registration(req.get_ref())?;
+            let start = self.app.start_registration(&caller, cmd).await?;
+            Ok(convert::registration_started(start))
+        })
+        .await
     }
 
     async fn watch_registration(
         &self,
-        _req: Request<pb::WatchRegistrationRequest>,
+        req: Request<pb::WatchRegistrationRequest>,
     ) -> Result<Response<Self::WatchRegistrationStream>, Status> {
-        Err(Status::unimplemented(
-            "WatchRegistration is not implemented yet",
-        ))
+        let started = Instant::now();
+        let opened = async {
+            let user_id = convert::user_id(&req.get_ref().user_id)?;
+            self.app.watch_registration(&user_id).await
+        }
+        .await
+        .map_err(Status::from);
+        record("WatchRegistration", &opened, started);
+        let stream = opened?.map(|item| {
+            item.map(|view| convert::registration(&view))
+                .map_err(|closed| Status::from(Error::from(closed)))
+        });
+        Ok(Response::new(Box::pin(stream)))
     }
 }

@@ -1,5 +1,7 @@
-//! The HTTP port: `/healthz` and `/metrics` (Prometheus text). The OneTouch callback endpoint
-//! (`/authy/callback`) joins them with the callbacks issue.
+//! The HTTP port: `/healthz`, `/metrics` (Prometheus text) and, when configured, the OneTouch
+//! callback endpoint (`/authy/callback`, see [`callback`]).
+
+pub mod callback;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};

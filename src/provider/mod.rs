@@ -108,6 +108,20 @@ pub enum RegistrationStatus {
     Other(String),
 }
 
+/// A QR registration token and the URI its QR code shows. The token lets whoever scans it
+/// register a phone for the user until it expires: it goes to that user only, never to logs.
+#[derive(Clone, PartialEq, Eq)]
+pub struct RegistrationToken {
+    pub jwt: String,
+    pub uri: String,
+}
+
+impl std::fmt::Debug for RegistrationToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("RegistrationToken(redacted)")
+    }
+}
+
 /// One method per upstream operation authyd uses. Implementations are cheap to clone and safe to
 /// share between tasks; each call is independent and carries its own timeout.
 pub trait TwoFactorProvider: Send + Sync + 'static {
@@ -157,4 +171,13 @@ pub trait TwoFactorProvider: Send + Sync + 'static {
         &self,
         user: &UserId,
     ) -> impl Future<Output = Result<RegistrationStatus, ProviderError>> + Send;
+
+    /// A QR registration token for `user`, valid from `issued` until `expires` (whole seconds).
+    /// Local: nothing is sent upstream until the user's phone scans it.
+    fn registration_token(
+        &self,
+        user: &UserId,
+        issued: DateTime<Utc>,
+        expires: DateTime<Utc>,
+    ) -> Result<RegistrationToken, ProviderError>;
 }

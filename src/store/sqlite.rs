@@ -695,7 +695,8 @@ impl Store for SqliteStore {
         window: Duration,
     ) -> Result<bool, StoreError> {
         let failed = |e| db_error("recording a callback", e);
-        let horizon = millis(at).saturating_sub(i64::try_from(window.as_millis()).unwrap_or(i64::MAX));
+        let horizon =
+            millis(at).saturating_sub(i64::try_from(window.as_millis()).unwrap_or(i64::MAX));
         let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
         let mut tx = self.pool.begin().await.map_err(failed)?;
         sqlx::query("DELETE FROM callback_replays WHERE seen_time < ?1")

@@ -18,11 +18,14 @@ use serde::Serialize;
 use serde_json::Value;
 use url::Url;
 
+use chrono::{DateTime, Utc};
+
+use super::registration::{self, AuthyApp};
 use super::wire::{self, Body, Refusal, Reply};
 use crate::domain::{ApprovalUuid, AuthyId, Token, TokenAction, UserId};
 use crate::provider::{
-    ApprovalSnapshot, NewApproval, NewUser, ProviderError, RegistrationStatus, SendTokenOptions,
-    TokenCheck, TokenDelivery, TwoFactorProvider, UpstreamFailure, UserStatus,
+    ApprovalSnapshot, NewApproval, NewUser, ProviderError, RegistrationStatus, RegistrationToken,
+    SendTokenOptions, TokenCheck, TokenDelivery, TwoFactorProvider, UpstreamFailure, UserStatus,
 };
 use crate::secret::ApiKey;
 
@@ -92,6 +95,8 @@ pub struct AuthyConfig {
     /// Per request (connect, send, and read the whole answer), per attempt.
     pub timeout: Duration,
     pub retry: RetryPolicy,
+    /// The application QR registration tokens name; without it they cannot be issued.
+    pub app: Option<AuthyApp>,
 }
 
 impl AuthyConfig {
@@ -105,6 +110,7 @@ impl AuthyConfig {
             api_key,
             timeout: Self::DEFAULT_TIMEOUT,
             retry: RetryPolicy::default(),
+            app: None,
         }
     }
 
@@ -122,6 +128,7 @@ impl fmt::Debug for AuthyConfig {
             .field("api_key", &self.api_key)
             .field("timeout", &self.timeout)
             .field("retry", &self.retry)
+            .field("app", &self.app)
             .finish()
     }
 }
@@ -137,8 +144,9 @@ struct Inner {
     base_url: Url,
     timeout: Duration,
     retry: RetryPolicy,
-    /// Kept only to scrub it from any provider text that might echo it.
+    /// Scrubbed from any provider text that might echo it; signs registration tokens.
     api_key: ApiKey,
+    app: Option<AuthyApp>,
 }
 
 impl fmt::Debug for AuthyClient {
@@ -213,6 +221,7 @@ impl AuthyClient {
                 timeout: config.timeout,
                 retry: config.retry,
                 api_key: config.api_key,
+                app: config.app,
             }),
         })
     }
@@ -623,6 +632,21 @@ impl TwoFactorProvider for AuthyClient {
         )?;
         let reply = self.send(Endpoint::RegistrationStatus, url, None).await?;
         self.decode(&reply, wire::registration_status)
+    }
+
+    fn registration_token(
+        &self,
+        user: &UserId,
+        issued: DateTime<Utc>,
+        expires: DateTime<Utc>,
+    ) -> Result<RegistrationToken, ProviderError> {
+        let app = self.inner.app.as_ref().ok_or_else(|| {
+            misconfigured("QR registration needs the Authy application name and id")
+        })?;
+        let jwt = registration::token(&self.inner.api_key, app, user, issued, expires)
+            .map_err(|e| misconfigured(format!("could not sign a registration token: {e}")))?;
+        let uri = format!("{}{jwt}", registration::URI_PREFIX);
+        Ok(RegistrationToken { jwt, uri })
     }
 }
 
