@@ -118,3 +118,16 @@ test("watchApproval of a finished approval yields it once and ends (DENIED)", as
   for await (const a of watchApproval(twoFactor, approval.approvalId)) states.push(a.state);
   assert.deepEqual(states, [ApprovalState.DENIED]);
 });
+
+test("@authyd/client/web (connect-web, gRPC-Web over fetch) runs a call and decodes its error", async () => {
+  const web = await import("@authyd/client/web");
+  const { twoFactor, sandbox } = web.createAuthydClient({ baseUrl: `http://${server.addr}` });
+  const userId = "ts-web-alice";
+  await twoFactor.enroll({ userId, email: "w@example.com", phoneNumber: "201-555-0166", countryCode: 1 });
+  await twoFactor.sendSms({ userId, force: true });
+  const { smsCode } = await sandbox.getCodes({ userId });
+  assert.equal((await twoFactor.verifyToken({ userId, token: smsCode })).valid, true);
+  const details = web.errorDetails(await rejection(twoFactor.getUser({ userId: "ts-web-nobody" })));
+  assert.equal(details.code, web.Code.NotFound);
+  assert.equal(details.reason, "USER_NOT_FOUND");
+});
