@@ -69,6 +69,15 @@ pub fn check(token: &str, key: &ApiKey, app_name: &str, app_id: &str) -> Result<
         _ => ScanError::Malformed(e.to_string()),
     })?;
     let claims = data.claims;
+    // RFC 7519 §4.1.4: not accepted *on or after* `exp` (jsonwebtoken still accepts the second
+    // of `exp` itself).
+    if claims
+        .get("exp")
+        .and_then(Value::as_i64)
+        .is_some_and(|exp| exp <= chrono::Utc::now().timestamp())
+    {
+        return Err(ScanError::Expired);
+    }
     let iss = claims.get("iss").and_then(Value::as_str);
     if iss != Some(app_name) {
         return Err(ScanError::WrongIssuer {
@@ -173,6 +182,14 @@ mod tests {
         let mut expired = good.clone();
         expired["exp"] = json!(now() - 1);
         let t = token(&expired, k.expose(), Algorithm::HS256);
+        assert_eq!(
+            check(&t, &k, "My Authy App", "123456"),
+            Err(ScanError::Expired)
+        );
+        // On the second of `exp` itself the token is already expired (RFC 7519 §4.1.4).
+        let mut at_exp = good.clone();
+        at_exp["exp"] = json!(now());
+        let t = token(&at_exp, k.expose(), Algorithm::HS256);
         assert_eq!(
             check(&t, &k, "My Authy App", "123456"),
             Err(ScanError::Expired)
