@@ -148,17 +148,20 @@ pub struct Sim {
 
 impl Sim {
     pub async fn spawn() -> Self {
-        let process = Process::spawn(
-            &[
-                "sim".as_ref(),
-                "--addr".as_ref(),
-                "127.0.0.1:0".as_ref(),
-                "--api-key".as_ref(),
-                API_KEY.as_ref(),
-            ],
-            "sim listening on ",
-        )
-        .await;
+        Self::spawn_with(&[]).await
+    }
+
+    /// With more `authyd sim` flags (e.g. `--callback-url`).
+    pub async fn spawn_with(extra: &[&std::ffi::OsStr]) -> Self {
+        let mut args: Vec<&std::ffi::OsStr> = vec![
+            "sim".as_ref(),
+            "--addr".as_ref(),
+            "127.0.0.1:0".as_ref(),
+            "--api-key".as_ref(),
+            API_KEY.as_ref(),
+        ];
+        args.extend_from_slice(extra);
+        let process = Process::spawn(&args, "sim listening on ").await;
         let url = format!("http://{}", process.addr);
         Self { process, url }
     }
@@ -178,6 +181,16 @@ pub struct Server {
 
 impl Server {
     pub async fn spawn(sim_url: &str, poll_interval: &str) -> Self {
+        Self::spawn_with(sim_url, poll_interval, "127.0.0.1:0", &[]).await
+    }
+
+    /// With the HTTP port at `http_addr` and more `authyd serve` flags (e.g. `--callback-url`).
+    pub async fn spawn_with(
+        sim_url: &str,
+        poll_interval: &str,
+        http_addr: &str,
+        extra: &[&std::ffi::OsStr],
+    ) -> Self {
         let data_dir = Path::new(env!("CARGO_MANIFEST_DIR"))
             .join("target/tmp")
             .join(format!("bench-{}", uuid::Uuid::new_v4().simple()));
@@ -187,7 +200,7 @@ impl Server {
             "--grpc-addr".as_ref(),
             "127.0.0.1:0".as_ref(),
             "--http-addr".as_ref(),
-            "127.0.0.1:0".as_ref(),
+            http_addr.as_ref(),
             "--data-dir".as_ref(),
             data_dir.as_os_str(),
             "--authy-url".as_ref(),
@@ -203,6 +216,8 @@ impl Server {
             // Loopback benchmark: no caller credentials.
             "--insecure-no-caller-auth".as_ref(),
         ];
+        let mut args = args;
+        args.extend_from_slice(extra);
         let process = Process::spawn(&args, "grpc listening on ").await;
         let grpc_addr = process.addr;
         Self {
@@ -238,6 +253,15 @@ impl Server {
         self.process.stop().await;
         let _ = std::fs::remove_dir_all(&self.data_dir);
     }
+}
+
+/// A loopback port that was free a moment ago (for a server whose address another process must
+/// know before it starts, such as authyd's callback endpoint).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port()
 }
 
 /// A `kB` field of `/proc/<pid>/status`.
