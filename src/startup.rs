@@ -8,8 +8,10 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use axum::serve::ListenerExt as _;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
+use tokio_stream::StreamExt as _;
 use tokio_stream::wrappers::TcpListenerStream;
 use tonic::transport::Server;
 use tower_http::cors::{AllowOrigin, CorsLayer};
@@ -269,7 +271,14 @@ impl Application {
             )))
             .add_optional_service(sandbox)
             .serve_with_incoming_shutdown(
-                TcpListenerStream::new(self.grpc_listener),
+                // No Nagle delay: a watcher's small message must not wait for the previous
+                // segment's ACK (up to 40 ms of delayed ACK on the client side).
+                TcpListenerStream::new(self.grpc_listener).map(|accepted| {
+                    if let Ok(stream) = &accepted {
+                        let _ = stream.set_nodelay(true);
+                    }
+                    accepted
+                }),
                 stopped(stop_rx.clone()),
             );
         let grpc = tokio::spawn(grpc);
@@ -277,8 +286,11 @@ impl Application {
         if let Some(endpoint) = self.callbacks {
             router = router.merge(callback::router(endpoint));
         }
+        let http_listener = self.http_listener.tap_io(|stream| {
+            let _ = stream.set_nodelay(true);
+        });
         let http = axum::serve(
-            self.http_listener,
+            http_listener,
             router.into_make_service_with_connect_info::<SocketAddr>(),
         )
         .with_graceful_shutdown(stopped(stop_rx.clone()))
