@@ -2,8 +2,9 @@
 # End-to-end tests of the gateway example in headless Chromium (playwright-core):
 #   1. installs Debian's chromium if /usr/bin/chromium is missing (apt-get; CI runs as root),
 #   2. npm ci + tsc build of @authyd/client (clients/typescript) and of the gateway,
-#   3. starts a sandbox authyd (port 0, fresh data dir) and the gateway (port 0),
-#   4. runs `node --test` (dist/test/), which drives the browser through every page.
+#   3. starts a sandbox authyd (port 0, fresh data dir) and two gateways (port 0; the second with
+#      3 s approval and QR ttls, for the expiry tests),
+#   4. runs `node --test` (dist/test/*.test.js), which drives the browser through every page.
 # Screenshots of each page state go to target/artifacts/gateway/*.png (repo root).
 #
 # Usage: clients/typescript/examples/gateway/run-tests.sh     (from anywhere)
@@ -118,16 +119,24 @@ pids+=($!)
 GATEWAY_URL="$(wait_for_line "$tmp/gateway.log" 'gateway listening on (http://[0-9.:]+)' "${pids[-1]}" gateway)"
 echo "gateway at $GATEWAY_URL"
 
+# A second gateway (its own accounts, same authyd) whose pushes and QR codes expire in 3 s.
+AUTHYD_GRPC_ADDR="$AUTHYD_GRPC_ADDR" GATEWAY_ADDR=127.0.0.1:0 GATEWAY_APPROVAL_TTL=3 GATEWAY_QR_TTL=3 \
+  node "$HERE/dist/src/main.js" >"$tmp/gateway-short.log" 2>&1 &
+pids+=($!)
+GATEWAY_SHORT_TTL_URL="$(wait_for_line "$tmp/gateway-short.log" 'gateway listening on (http://[0-9.:]+)' "${pids[-1]}" gateway)"
+echo "gateway with 3 s ttls at $GATEWAY_SHORT_TTL_URL"
+
 # ---- tests --------------------------------------------------------------------------------------
 log "gateway end-to-end tests (node --test, headless chromium)"
 rm -f "$ARTIFACTS"/*.png
 status=0
-(cd "$HERE" && AUTHYD_GRPC_ADDR="$AUTHYD_GRPC_ADDR" GATEWAY_URL="$GATEWAY_URL" CHROMIUM="$CHROMIUM" \
-  ARTIFACTS_DIR="$ARTIFACTS" node --test --test-reporter=spec dist/test/) || status=$?
+(cd "$HERE" && AUTHYD_GRPC_ADDR="$AUTHYD_GRPC_ADDR" GATEWAY_URL="$GATEWAY_URL" \
+  GATEWAY_SHORT_TTL_URL="$GATEWAY_SHORT_TTL_URL" CHROMIUM="$CHROMIUM" \
+  ARTIFACTS_DIR="$ARTIFACTS" node --test --test-reporter=spec dist/test/*.test.js) || status=$?
 
 if [[ $status -ne 0 ]]; then
-  log "gateway log"
-  cat "$tmp/gateway.log" >&2
+  log "gateway logs"
+  cat "$tmp/gateway.log" "$tmp/gateway-short.log" >&2
   log "authyd log (last 40 lines)"
   tail -n 40 "$tmp/authyd.log" >&2
   log "gateway end-to-end tests FAILED"

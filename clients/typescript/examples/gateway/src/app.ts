@@ -77,7 +77,7 @@ export function createGateway(opts: GatewayOptions): Gateway {
   const users = new UserStore();
   const sessions = new SessionStore(opts.secureCookie ?? false);
   const approvalTtl = BigInt(opts.approvalTtlSeconds ?? 120);
-  const registrationTtl = BigInt(opts.registrationTtlSeconds ?? 600);
+  const registrationTtl = BigInt(opts.registrationTtlSeconds ?? 300);
   const log = opts.log ?? ((line: string) => console.error(line));
 
   // ---- response helpers ----------------------------------------------------------------------

@@ -3,6 +3,8 @@
 //   AUTHYD_API_KEY         a caller key from `authyd keys create` (not needed against a sandbox)
 //   GATEWAY_ADDR           where to listen (default 127.0.0.1:3000; port 0 picks a free port)
 //   GATEWAY_SECURE_COOKIE  1 when users reach the gateway over HTTPS (marks the cookie Secure)
+//   GATEWAY_APPROVAL_TTL   seconds to answer a OneTouch push (default 120)
+//   GATEWAY_QR_TTL         seconds a registration QR code can be scanned (default 300)
 // Logs `gateway listening on http://ADDR` once bound; stops on SIGTERM / SIGINT.
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
@@ -22,11 +24,25 @@ const authydAddr = process.env.AUTHYD_GRPC_ADDR || "127.0.0.1:50051";
 const apiKey = process.env.AUTHYD_API_KEY || undefined;
 const { host, port } = hostPort(process.env.GATEWAY_ADDR || "127.0.0.1:3000");
 
+function seconds(name: string, fallback: number): number {
+  const raw = process.env[name];
+  const n = raw === undefined || raw === "" ? fallback : Number(raw);
+  if (!Number.isInteger(n) || n < 1) {
+    throw new Error(`${name} must be a whole number of seconds, got ${JSON.stringify(raw)}`);
+  }
+  return n;
+}
+
 const { twoFactor } = createAuthydClient({
   baseUrl: authydAddr.includes("://") ? authydAddr : `http://${authydAddr}`,
   apiKey,
 });
-const gateway = createGateway({ twoFactor, secureCookie: process.env.GATEWAY_SECURE_COOKIE === "1" });
+const gateway = createGateway({
+  twoFactor,
+  secureCookie: process.env.GATEWAY_SECURE_COOKIE === "1",
+  approvalTtlSeconds: seconds("GATEWAY_APPROVAL_TTL", 120),
+  registrationTtlSeconds: seconds("GATEWAY_QR_TTL", 300),
+});
 const server = createServer(gateway.handler);
 
 server.listen(port, host, () => {

@@ -3,39 +3,23 @@
 // plays the user's phone (scans the QR, answers pushes, reads the texted code).
 // The tests run in order and share one browser and one user, as a person would use the site.
 import assert from "node:assert/strict";
-import { mkdirSync } from "node:fs";
 import { after, before, test } from "node:test";
-import { Code, createAuthydClient, errorDetails } from "@authyd/client";
-import { chromium, type Browser, type BrowserContext, type Page } from "playwright-core";
-
-function required(name: string): string {
-  const v = process.env[name];
-  if (v === undefined || v === "") {
-    throw new Error(`${name} is not set: run the tests through run-tests.sh`);
-  }
-  return v;
-}
+import { Code, errorDetails } from "@authyd/client";
+import type { Browser, BrowserContext, Page } from "playwright-core";
+import * as t from "./support.js";
+import { launchBrowser, markWindow, notReloaded, required, sandbox, screenshots, twoFactor } from "./support.js";
 
 const GATEWAY = required("GATEWAY_URL");
-const ARTIFACTS = required("ARTIFACTS_DIR");
-const { twoFactor, sandbox } = createAuthydClient({ baseUrl: `http://${required("AUTHYD_GRPC_ADDR")}` });
-
 const USER = `alice-${process.pid}`;
 const PASSWORD = "correct horse battery staple";
 
 let browser: Browser;
 let context: BrowserContext;
 let page: Page;
-let shots = 0;
+let shot: (name: string) => Promise<void>;
 
-async function shot(name: string): Promise<void> {
-  shots += 1;
-  await page.screenshot({ path: `${ARTIFACTS}/${String(shots).padStart(2, "0")}-${name}.png`, fullPage: true });
-}
-
-async function mainText(): Promise<string> {
-  return (await page.locator("main").innerText()).replace(/\s+/g, " ");
-}
+const mainText = () => t.mainText(page);
+const signIn = () => t.signIn(page, GATEWAY, USER, PASSWORD);
 
 async function twoFaIsOn(): Promise<boolean> {
   try {
@@ -47,16 +31,8 @@ async function twoFaIsOn(): Promise<boolean> {
   }
 }
 
-async function signIn(): Promise<void> {
-  await page.goto(`${GATEWAY}/signin`);
-  await page.fill("#username", USER);
-  await page.fill("#password", PASSWORD);
-  await page.click("button:has-text('Sign in')");
-}
-
 async function signOut(): Promise<void> {
-  await page.click("header button:has-text('Sign out')");
-  await page.waitForURL(`${GATEWAY}/signin`);
+  await t.signOut(page, GATEWAY);
   assert.match(await mainText(), /Signed out/);
 }
 
@@ -78,23 +54,11 @@ async function signedIn(): Promise<boolean> {
 }
 
 before(async () => {
-  mkdirSync(ARTIFACTS, { recursive: true });
-  browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
-    headless: true,
-    args: [
-      "--no-sandbox",
-      "--disable-gpu",
-      "--disable-quic",
-      "--no-first-run",
-      "--disable-background-networking",
-      "--disable-component-update",
-      "--disable-sync",
-    ],
-  });
+  browser = await launchBrowser();
   context = await browser.newContext({ viewport: { width: 900, height: 820 } });
   page = await context.newPage();
   page.setDefaultTimeout(15_000);
+  shot = screenshots(page);
 });
 
 after(async () => {
@@ -114,10 +78,7 @@ test("sign-up rejects a bad username, escaping what was typed", async () => {
 test("a. sign up, then Enable 2FA: the QR page flips to enabled when the phone scans it", async () => {
   await page.goto(`${GATEWAY}/signup`);
   await shot("signup");
-  await page.fill("#username", USER);
-  await page.fill("#password", PASSWORD);
-  await page.click("button:has-text('Sign up')");
-  await page.waitForURL(`${GATEWAY}/account`);
+  await t.signUp(page, GATEWAY, USER, PASSWORD);
   assert.match(await mainText(), /Two-factor authentication: off/);
   const cookie = (await context.cookies()).find((c) => c.name === "gw_sid");
   assert.ok(cookie, "session cookie set");
@@ -138,10 +99,10 @@ test("a. sign up, then Enable 2FA: the QR page flips to enabled when the phone s
   await shot("enable-2fa-qr");
 
   // The page must flip by itself (server-sent events), not by a reload.
-  await page.evaluate(() => ((window as unknown as { stillHere: boolean }).stillHere = true));
+  await markWindow(page);
   await sandbox.completeRegistration({ userId: USER });
   await page.waitForSelector("#registration[data-state='COMPLETED']", { timeout: 10_000 });
-  assert.equal(await page.evaluate(() => (window as unknown as { stillHere?: boolean }).stillHere), true, "no reload");
+  assert.ok(await notReloaded(page), "no reload");
   assert.match(await mainText(), /2FA enabled/);
   assert.equal(await qr.isVisible(), false, "QR hidden once used");
   await shot("enable-2fa-completed");
@@ -179,10 +140,10 @@ test("b. sign-in with 2FA waits for OneTouch, and lands on the account page once
 test("c. a denied push is explained, and does not sign in", async () => {
   await signOut();
   const approvalId = await signInToApproval();
-  await page.evaluate(() => ((window as unknown as { stillHere: boolean }).stillHere = true));
+  await markWindow(page);
   await sandbox.answerApproval({ approvalId, approve: false });
   await page.waitForSelector("#approval[data-state='DENIED']", { timeout: 10_000 });
-  assert.equal(await page.evaluate(() => (window as unknown as { stillHere?: boolean }).stillHere), true, "no reload");
+  assert.ok(await notReloaded(page), "no reload");
   assert.equal(new URL(page.url()).pathname, "/login/approve");
   assert.match(await mainText(), /denied on your phone/);
   assert.ok(await page.locator("button:has-text('Send a new request')").isVisible(), "retry offered");
