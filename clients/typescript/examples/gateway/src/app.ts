@@ -398,27 +398,44 @@ ${form(
     };
   }
 
-  async function approvalEvents(req: IncomingMessage, res: ServerResponse, login: PendingLogin): Promise<void> {
+  /** One "state" event for the page script (see assets.ts). */
+  interface StateEvent {
+    state: string;
+    message: string;
+    final: boolean;
+    redirect?: string;
+  }
+  const TROUBLE = { message: "Lost contact with the two-factor service; reconnecting…" };
+
+  /**
+   * Relays a watch of authyd to the browser as server-sent events until a final state. A watch
+   * that fails or ends early sends "trouble" and ends the stream: EventSource reconnects and the
+   * next watch starts from authyd's current state. NOT_FOUND is told as `gone`.
+   */
+  async function relay(
+    req: IncomingMessage,
+    res: ServerResponse,
+    what: string,
+    follow: (signal: AbortSignal) => AsyncIterable<StateEvent>,
+    gone: StateEvent,
+  ): Promise<void> {
     const stream = eventStream(req, res);
     try {
-      for await (const a of watchApproval(twoFactor, login.approvalId!, { signal: stream.signal })) {
-        const state = a.state;
-        stream.event("state", {
-          state: ApprovalState[state],
-          message: APPROVAL_TEXT[state],
-          final: state !== ApprovalState.PENDING,
-          // Only a hint for the browser: /login/complete asks authyd itself.
-          redirect: state === ApprovalState.APPROVED ? "/login/complete" : undefined,
-        });
+      for await (const ev of follow(stream.signal)) {
+        stream.event("state", ev);
+        if (ev.final) {
+          return;
+        }
       }
+      stream.event("trouble", TROUBLE);
     } catch (err) {
       if (!stream.signal.aborted) {
         const d = errorDetails(err);
         if (d.code === Code.NotFound) {
-          stream.event("state", { state: "EXPIRED", message: APPROVAL_TEXT[ApprovalState.EXPIRED], final: true });
+          stream.event("state", gone);
         } else {
-          log(`approval watch ended: ${Code[d.code]} ${d.reason ?? ""}`);
-          stream.event("trouble", { message: "Lost contact with the two-factor service; reconnecting…" });
+          log(`${what} watch ended: ${Code[d.code]} ${d.reason ?? ""}`);
+          stream.event("trouble", TROUBLE);
         }
       }
     } finally {
@@ -426,35 +443,36 @@ ${form(
     }
   }
 
-  async function registrationEvents(req: IncomingMessage, res: ServerResponse, s: Session, user: string): Promise<void> {
-    const stream = eventStream(req, res);
-    try {
-      for await (const m of twoFactor.watchRegistration({ userId: user }, { signal: stream.signal })) {
-        const state = m.state;
-        const final = state !== RegistrationState.PENDING && state !== RegistrationState.UNSPECIFIED;
-        if (state === RegistrationState.COMPLETED) {
+  function approvalEvents(req: IncomingMessage, res: ServerResponse, login: PendingLogin): Promise<void> {
+    const expired = { state: "EXPIRED", message: APPROVAL_TEXT[ApprovalState.EXPIRED], final: true };
+    return relay(req, res, "approval", async function* (signal) {
+      for await (const a of watchApproval(twoFactor, login.approvalId!, { signal })) {
+        yield {
+          state: ApprovalState[a.state],
+          message: APPROVAL_TEXT[a.state],
+          final: a.state !== ApprovalState.PENDING,
+          // Only a hint for the browser: /login/complete asks authyd itself.
+          redirect: a.state === ApprovalState.APPROVED ? "/login/complete" : undefined,
+        };
+      }
+    }, expired);
+  }
+
+  function registrationEvents(req: IncomingMessage, res: ServerResponse, s: Session, user: string): Promise<void> {
+    const expired = { state: "EXPIRED", message: REGISTRATION_TEXT[RegistrationState.EXPIRED], final: true };
+    return relay(req, res, "registration", async function* (signal) {
+      for await (const m of twoFactor.watchRegistration({ userId: user }, { signal })) {
+        if (m.state === RegistrationState.COMPLETED) {
           s.registration = undefined; // the QR (a bearer credential) is not needed any more
           s.flash = "2FA enabled.";
         }
-        stream.event("state", { state: RegistrationState[state], message: REGISTRATION_TEXT[state], final });
-        if (final) {
-          return;
-        }
+        yield {
+          state: RegistrationState[m.state],
+          message: REGISTRATION_TEXT[m.state],
+          final: m.state !== RegistrationState.PENDING && m.state !== RegistrationState.UNSPECIFIED,
+        };
       }
-      stream.event("trouble", { message: "Lost contact with the two-factor service; reconnecting…" });
-    } catch (err) {
-      if (!stream.signal.aborted) {
-        const d = errorDetails(err);
-        if (d.code === Code.NotFound) {
-          stream.event("state", { state: "EXPIRED", message: REGISTRATION_TEXT[RegistrationState.EXPIRED], final: true });
-        } else {
-          log(`registration watch ended: ${Code[d.code]} ${d.reason ?? ""}`);
-          stream.event("trouble", { message: "Lost contact with the two-factor service; reconnecting…" });
-        }
-      }
-    } finally {
-      stream.end();
-    }
+    }, expired);
   }
 
   // ---- routes ----------------------------------------------------------------------------------
