@@ -57,7 +57,9 @@ function politely(err: unknown, what: string): string {
   const d = errorDetails(err);
   switch (d.code) {
     case Code.ResourceExhausted: {
-      const wait = d.retryDelayMs !== undefined ? ` Try again in ${Math.max(1, Math.ceil(d.retryDelayMs / 1000))} s.` : " Try again later.";
+      const secs = d.retryDelayMs === undefined ? undefined : Math.max(1, Math.ceil(d.retryDelayMs / 1000));
+      const wait =
+        secs === undefined ? " Try again later." : secs < 90 ? ` Try again in ${secs} s.` : ` Try again in ${Math.ceil(secs / 60)} min.`;
       return `Too many attempts to ${what}.${wait}`;
     }
     case Code.InvalidArgument: {
@@ -69,6 +71,18 @@ function politely(err: unknown, what: string): string {
       return `The two-factor service is not reachable right now, so we could not ${what}. Please try again in a moment.`;
     default:
       return `Something went wrong while trying to ${what}. Please try again.`;
+  }
+}
+
+/** The HTTP status for a page that reports a failed authyd call. */
+function statusFor(err: unknown): number {
+  switch (errorDetails(err).code) {
+    case Code.ResourceExhausted:
+      return 429;
+    case Code.InvalidArgument:
+      return 400;
+    default:
+      return 503;
   }
 }
 
@@ -621,9 +635,9 @@ ${form(
         } catch (err) {
           const msg = politely(err, "send a code");
           if (login.smsTo !== undefined) {
-            return codePage(res, s, login, msg, 503);
+            return codePage(res, s, login, msg, statusFor(err));
           }
-          return login.approvalId !== undefined ? approvalPage(res, s, login, msg) : signInPage(res, s, msg, login.username, 503);
+          return login.approvalId !== undefined ? approvalPage(res, s, login, msg) : signInPage(res, s, msg, login.username, statusFor(err));
         }
         s.flash = `Code sent to ${login.smsTo}.`;
         return redirect(res, "/login/code");
@@ -650,7 +664,7 @@ ${form(
         try {
           valid = (await twoFactor.verifyToken({ userId: login.username, token: code, action: "login" })).valid;
         } catch (err) {
-          return codePage(res, s, login, politely(err, "check that code"), 400);
+          return codePage(res, s, login, politely(err, "check that code"), statusFor(err));
         }
         if (!valid) {
           return codePage(res, s, login, "That code is not right. Check the latest text message and try again.", 401);

@@ -69,3 +69,21 @@ test("an unanswered push expires; the page explains and offers a new request or 
   const res = await page.context().request.get(`${GATEWAY}/account`);
   assert.equal(new URL(res.url()).pathname, "/signin");
 });
+
+test("SMS sends beyond authyd's limit are refused politely, with its retry delay", async () => {
+  // Still on the expired approval page: one send, then "Send another code" until authyd's
+  // per-user limit (5 per 10 minutes by default) answers RESOURCE_EXHAUSTED.
+  await page.click("[data-when~='EXPIRED'] button:has-text('Text me a code instead')");
+  await page.waitForURL(`${GATEWAY}/login/code`);
+  assert.match(await t.mainText(page), /Code sent to/);
+  let refused = false;
+  for (let sends = 1; sends <= 10 && !refused; sends++) {
+    await page.click("button:has-text('Send another code')");
+    await page.waitForLoadState();
+    refused = /Too many attempts/.test(await t.mainText(page));
+  }
+  assert.ok(refused, "authyd's send limit was reached within 10 sends");
+  assert.match(await t.mainText(page), /Too many attempts to send a code\. Try again in \d+ (s|min)\./);
+  assert.ok(await page.locator("#code").isVisible(), "the code form is still there");
+  await shot("sms-limit");
+});
