@@ -84,8 +84,11 @@ impl<P: TwoFactorProvider, S: Store> TwoFactor<P, S> {
         cmd: &StartRegistration,
     ) -> Result<RegistrationStart, Error> {
         // Whole seconds: the token's `iat`/`exp` are integers, and `expire_time` is its `exp`.
-        let issued = whole_seconds(Utc::now());
-        let expires = issued + TimeDelta::from_std(cmd.ttl.get()).unwrap_or(TimeDelta::MAX);
+        // `iat` rounds down (never in the future) and `exp` up, so the code lives at least `ttl`.
+        let now = Utc::now();
+        let issued = whole_seconds(now);
+        let ttl = TimeDelta::from_std(cmd.ttl.get()).unwrap_or(TimeDelta::MAX);
+        let expires = seconds_up(now.checked_add_signed(ttl).unwrap_or(now));
         let token = self.token(&cmd.user_id, issued, expires)?;
         let qr = qr::render(&token.uri).map_err(|e| Error::Internal {
             detail: e.to_string(),
@@ -184,8 +187,19 @@ impl<P: TwoFactorProvider, S: Store> TwoFactor<P, S> {
     }
 }
 
+/// `t` rounded down to the second.
 fn whole_seconds(t: DateTime<Utc>) -> DateTime<Utc> {
     DateTime::from_timestamp(t.timestamp(), 0).unwrap_or(t)
+}
+
+/// `t` rounded up to the second.
+fn seconds_up(t: DateTime<Utc>) -> DateTime<Utc> {
+    let down = whole_seconds(t);
+    if down == t {
+        t
+    } else {
+        down + TimeDelta::seconds(1)
+    }
 }
 
 fn refresh_error(e: RefreshError<Error>) -> Error {
