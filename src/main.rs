@@ -34,6 +34,12 @@ enum Command {
     Keys(authyd::config::KeysCommand),
 }
 
+/// mimalloc instead of glibc's malloc: with many small, short-lived allocations spread over
+/// the runtime's threads (HTTP/2 frames, headers, protobuf messages), glibc's allocator cost
+/// authyd about a fifth of its CPU per call under load (perf, `bench/verify_overhead.rs`).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();

@@ -1155,6 +1155,67 @@ async fn caller_keys_survive_a_restart<F: Fixture>(mut fx: F) {
     );
 }
 
+async fn concurrent_audit_appends_are_each_stored_once_acknowledged<F: Fixture>(mut fx: F) {
+    // Many appends at once (the store may group them into one write): each call returns only
+    // once its event is stored, every event is stored exactly once, and a task's events keep
+    // their order.
+    let s = fx.store().clone();
+    let tasks: Vec<_> = (0..40)
+        .map(|task| {
+            let s = s.clone();
+            tokio::spawn(async move {
+                for i in 0..25 {
+                    let mut e = audit(t(i), AuditAction::VerifyToken, Some("alice"));
+                    e.detail = Some(format!("task={task} i={i}"));
+                    s.append_audit(&e).await.unwrap();
+                    let newest = s
+                        .audit_events(AuditQuery {
+                            user_id: None,
+                            limit: AuditQuery::MAX_LIMIT,
+                        })
+                        .await
+                        .unwrap();
+                    assert!(
+                        newest.iter().any(|n| n.detail == e.detail),
+                        "acknowledged but not readable: {:?}",
+                        e.detail
+                    );
+                }
+            })
+        })
+        .collect();
+    for task in tasks {
+        task.await.unwrap();
+    }
+    fx.restart().await;
+    let all = fx
+        .store()
+        .audit_events(AuditQuery {
+            user_id: None,
+            limit: AuditQuery::MAX_LIMIT,
+        })
+        .await
+        .unwrap();
+    assert_eq!(all.len(), 1000);
+    let details: std::collections::HashSet<_> = all.iter().map(|e| e.detail.clone()).collect();
+    assert_eq!(details.len(), 1000, "no event stored twice");
+    for task in 0..40 {
+        let order: Vec<i64> = all
+            .iter()
+            .rev() // oldest first
+            .filter(|e| {
+                e.detail
+                    .as_deref()
+                    .is_some_and(|d| d.starts_with(&format!("task={task} ")))
+            })
+            .map(|e| e.at.timestamp_millis())
+            .collect();
+        let mut sorted = order.clone();
+        sorted.sort_unstable();
+        assert_eq!(order, sorted, "task {task} appended in order");
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 // Registrations and callback replays
 
@@ -1424,6 +1485,7 @@ macro_rules! store_contract {
                 pending_approvals_lists_only_pending_oldest_first,
                 audit_append_and_query,
                 every_audit_action_round_trips,
+                concurrent_audit_appends_are_each_stored_once_acknowledged,
                 deleting_a_user_keeps_approvals_and_transitions,
                 data_survives_a_restart,
                 corrupt_rows_are_errors_not_panics,

@@ -11,6 +11,7 @@ use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
     SqliteSynchronous,
 };
+use tokio::sync::{mpsc, oneshot};
 
 use super::{
     ApprovalRecord, AuditEvent, AuditQuery, CallerKeyRecord, Inserted, NewCallerKey,
@@ -59,10 +60,20 @@ const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(10);
 /// blocked the insert makes a second attempt necessary).
 const INSERT_ATTEMPTS: usize = 3;
 
-/// The store on an SQLite database. Cloning shares the pool.
+/// Most audit events one INSERT appends (7 parameters each, far below SQLite's limit).
+const AUDIT_BATCH: usize = 256;
+/// Audit events waiting for the writer before `append_audit` callers wait for room.
+const AUDIT_QUEUE: usize = 4096;
+
+/// An audit event on its way to the writer, with where to report the outcome.
+type PendingAudit = (AuditEvent, oneshot::Sender<Result<(), StoreError>>);
+
+/// The store on an SQLite database. Cloning shares the pool and the audit writer.
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
     pool: SqlitePool,
+    /// To the audit writer task: group commit of audit events (see `append_audit`).
+    audit: mpsc::Sender<PendingAudit>,
 }
 
 impl SqliteStore {
@@ -125,7 +136,9 @@ impl SqliteStore {
         .await
         .map_err(|e| db_error("opening the database", e))?;
         MIGRATOR.run(&pool).await.map_err(migrate_error)?;
-        Ok(Self { pool })
+        let (audit, queue) = mpsc::channel(AUDIT_QUEUE);
+        tokio::spawn(audit_writer(pool.clone(), queue));
+        Ok(Self { pool, audit })
     }
 
     /// Closes every connection (checkpointing the WAL); later calls fail as unavailable.
@@ -411,22 +424,17 @@ impl Store for SqliteStore {
         rows.iter().map(approval_from_row).collect()
     }
 
+    /// Group commit: the event joins the writer's queue and this call returns once the batch
+    /// holding it is committed (or failed). Events that arrive while a batch is being written
+    /// form the next one, so under load one INSERT appends many events, in arrival order.
     async fn append_audit(&self, event: &AuditEvent) -> Result<(), StoreError> {
-        sqlx::query(
-            "INSERT INTO audit_events (at, caller, action, user_id, subject, outcome, detail) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-        )
-        .bind(millis(event.at))
-        .bind(event.caller.as_str())
-        .bind(event.action.as_str())
-        .bind(event.user_id.as_ref().map(UserId::as_str))
-        .bind(event.subject.as_deref())
-        .bind(event.outcome.as_str())
-        .bind(event.detail.as_deref())
-        .execute(&self.pool)
-        .await
-        .map_err(|e| db_error("appending an audit event", e))?;
-        Ok(())
+        let stopped = || StoreError::Unavailable("the audit writer has stopped".to_owned());
+        let (done, outcome) = oneshot::channel();
+        self.audit
+            .send((event.clone(), done))
+            .await
+            .map_err(|_| stopped())?;
+        outcome.await.map_err(|_| stopped())?
     }
 
     async fn audit_events(&self, query: AuditQuery) -> Result<Vec<AuditEvent>, StoreError> {
@@ -724,6 +732,39 @@ impl Store for SqliteStore {
             .map_err(|e| db_error("pinging the database", e))?;
         Ok(())
     }
+}
+
+/// Appends queued audit events, a batch per INSERT, until every store handle is gone.
+async fn audit_writer(pool: SqlitePool, mut queue: mpsc::Receiver<PendingAudit>) {
+    let mut batch = Vec::with_capacity(AUDIT_BATCH);
+    while queue.recv_many(&mut batch, AUDIT_BATCH).await > 0 {
+        let outcome = insert_audit_batch(&pool, &batch).await;
+        for (_, done) in batch.drain(..) {
+            // The caller may have gone (cancelled); the event is written all the same.
+            let _ = done.send(outcome.clone());
+        }
+    }
+}
+
+async fn insert_audit_batch(pool: &SqlitePool, batch: &[PendingAudit]) -> Result<(), StoreError> {
+    let mut insert = sqlx::QueryBuilder::<sqlx::Sqlite>::new(
+        "INSERT INTO audit_events (at, caller, action, user_id, subject, outcome, detail) ",
+    );
+    insert.push_values(batch, |mut row, (event, _)| {
+        row.push_bind(millis(event.at))
+            .push_bind(event.caller.clone())
+            .push_bind(event.action.as_str())
+            .push_bind(event.user_id.as_ref().map(|u| u.as_str().to_owned()))
+            .push_bind(event.subject.clone())
+            .push_bind(event.outcome.clone())
+            .push_bind(event.detail.clone());
+    });
+    insert
+        .build()
+        .execute(pool)
+        .await
+        .map_err(|e| db_error("appending audit events", e))?;
+    Ok(())
 }
 
 fn create_parent_dir(path: &Path) -> Result<(), StoreError> {
