@@ -16,6 +16,10 @@
 //!   the user, checks the local limit, makes that same GET, and appends an audit event.
 //!
 //! Two levels: concurrency 1 (the latency authyd adds when idle) and a loaded level (throughput).
+//! A third run, for information, repeats the loaded level with the simulator answering verifies
+//! after [`UPSTREAM_LATENCY_MS`] (a latency fault), as a real Authy a network away would: then
+//! both sides wait on the upstream instead of competing for the cores, which shows what authyd
+//! adds in production rather than what it costs next to a zero-latency upstream.
 //! Client, simulator and authyd share the machine's cores, so absolute figures are a lower bound;
 //! the side-by-side ratio is the point. Also prints CPU time per call of each process (from
 //! `/proc/<pid>/stat`) and the load average (other work on the machine skews the figures).
@@ -35,6 +39,8 @@ use support::{Server, Sim, quantile, verdict};
 use tonic::transport::Channel;
 
 const USERS: usize = 100;
+/// Upstream latency of the informational third run.
+const UPSTREAM_LATENCY_MS: u64 = 20;
 const CODE_REFRESH: Duration = Duration::from_secs(5);
 /// Upper bound of one measured workload, whatever the request count.
 const WORKLOAD_CAP: Duration = Duration::from_secs(30);
@@ -311,6 +317,26 @@ async fn main() {
         println!();
         results.push((concurrency, d, a));
     }
+    let fault = http
+        .post(format!("{sim_url}/__sim/faults"))
+        .json(&serde_json::json!({"endpoint": "verify", "kind": "latency", "ms": UPSTREAM_LATENCY_MS}))
+        .send()
+        .await
+        .expect("latency fault");
+    assert!(
+        fault.status().is_success(),
+        "the simulator refused the fault"
+    );
+    let far_total = loaded_total.min(loaded * 100);
+    println!(
+        "concurrency {loaded}, {far_total} calls per side, the simulator answering verifies after \
+         {UPSTREAM_LATENCY_MS} ms (information):"
+    );
+    let far_direct = direct(&setup, &http, &procs, loaded, far_total).await;
+    far_direct.print("direct");
+    let far_authyd = through_authyd(&setup, &clients, &procs, loaded, far_total).await;
+    far_authyd.print("authyd");
+    println!();
     refresher.abort();
     procs.server.process.print_warnings("authyd");
     procs.sim.process.print_warnings("sim");
@@ -363,6 +389,27 @@ async fn main() {
         );
     }
 
+    let (d, a) = (&far_direct, &far_authyd);
+    row(
+        format!(
+            "c={loaded}, Authy {UPSTREAM_LATENCY_MS} ms away: p50 added ({:.3} vs {:.3} ms)",
+            a.p(0.5),
+            d.p(0.5)
+        ),
+        format!("{:.3} ms", a.p(0.5) - d.p(0.5)),
+        "(info)",
+        None,
+    );
+    row(
+        format!(
+            "c={loaded}, Authy {UPSTREAM_LATENCY_MS} ms away: throughput kept ({:.0} vs {:.0})",
+            a.rps(),
+            d.rps()
+        ),
+        format!("{:.1} %", 100.0 * a.rps() / d.rps()),
+        "(info)",
+        None,
+    );
     println!(
         "(at the loaded level both sides are saturated closed loops: latency ≈ concurrency / \
          throughput, so its p50 row restates its throughput row)"
