@@ -23,18 +23,8 @@ log() { printf '\n== %s\n' "$*" >&2; }
 sha() { sha256sum "$@" | sha256sum | cut -c1-64; }
 
 # ---- the authyd binary ------------------------------------------------------------------------
-AUTHYD_BIN="${AUTHYD_BIN:-target/debug/authyd}"
-case "$AUTHYD_BIN" in /*) ;; *) AUTHYD_BIN="$ROOT/$AUTHYD_BIN" ;; esac
-if [[ -z "${AUTHYD_GRPC_ADDR:-}" && ! -x "$AUTHYD_BIN" ]]; then
-  if [[ "$AUTHYD_BIN" == "$ROOT/target/debug/authyd" ]]; then
-    log "building authyd (cargo build --bin authyd)"
-    (cd "$ROOT" && cargo build --bin authyd)
-  else
-    echo "AUTHYD_BIN=$AUTHYD_BIN does not exist or is not executable" >&2
-    exit 2
-  fi
-fi
-export AUTHYD_BIN
+SKIP_AUTHYD_BIN_CHECK=$([[ -n "${AUTHYD_GRPC_ADDR:-}" ]] && echo 1 || echo 0)
+source "$ROOT/scripts/lib/authyd-bin.sh"
 
 # ---- TypeScript ---------------------------------------------------------------------------------
 run_typescript() {

@@ -21,18 +21,7 @@ mkdir -p "$WORK"
 log() { printf '\n== %s\n' "$*" >&2; }
 
 # ---- the authyd binary ------------------------------------------------------------------------
-AUTHYD_BIN="${AUTHYD_BIN:-target/debug/authyd}"
-case "$AUTHYD_BIN" in /*) ;; *) AUTHYD_BIN="$ROOT/$AUTHYD_BIN" ;; esac
-if [[ ! -x "$AUTHYD_BIN" ]]; then
-  if [[ "$AUTHYD_BIN" == "$ROOT/target/debug/authyd" ]]; then
-    log "building authyd (cargo build)"
-    (cd "$ROOT" && cargo build --bin authyd)
-  else
-    echo "AUTHYD_BIN=$AUTHYD_BIN does not exist or is not executable" >&2
-    exit 2
-  fi
-fi
-export AUTHYD_BIN
+source "$ROOT/scripts/lib/authyd-bin.sh"
 
 sha() { sha256sum "$@" | sha256sum | cut -c1-64; }
 

@@ -135,6 +135,21 @@ async fn next_state(stream: &mut Watch, within: Duration) -> ApprovalState {
         .state()
 }
 
+/// The approval's state as `GetApproval` reports it now.
+async fn approval_state(app: &TestApp, approval_id: &str) -> ApprovalState {
+    app.api
+        .clone()
+        .get_approval(GetApprovalRequest {
+            approval_id: approval_id.into(),
+        })
+        .await
+        .expect("get approval")
+        .into_inner()
+        .approval
+        .expect("approval")
+        .state()
+}
+
 /// The simulator's uuid of the only approval it holds for this test.
 async fn sim_uuid(sim: &str) -> String {
     let list: Value = reqwest::get(format!("{sim}/__sim/approvals"))
@@ -449,19 +464,10 @@ async fn forged_stale_replayed_misurled_and_malformed_callbacks_are_refused() {
     )
     .await;
     assert_eq!(status, 400);
-    let still = s
-        .app
-        .api
-        .clone()
-        .get_approval(GetApprovalRequest {
-            approval_id: a.approval_id.clone(),
-        })
-        .await
-        .unwrap()
-        .into_inner()
-        .approval
-        .unwrap();
-    assert_eq!(still.state(), ApprovalState::Pending);
+    assert_eq!(
+        approval_state(&s.app, &a.approval_id).await,
+        ApprovalState::Pending
+    );
 
     // The genuine one, with header names in unusual case (HTTP/2 proxies lower-case them).
     let nonce = now_nonce();
@@ -561,19 +567,10 @@ async fn get_callbacks_are_verified_from_the_query_string() {
     )
     .await;
     assert_eq!(status, 200);
-    let got = s
-        .app
-        .api
-        .clone()
-        .get_approval(GetApprovalRequest {
-            approval_id: a.approval_id.clone(),
-        })
-        .await
-        .unwrap()
-        .into_inner()
-        .approval
-        .unwrap();
-    assert_eq!(got.state(), ApprovalState::Denied);
+    assert_eq!(
+        approval_state(&s.app, &a.approval_id).await,
+        ApprovalState::Denied
+    );
 }
 
 #[tokio::test]
@@ -618,19 +615,10 @@ async fn a_callback_for_an_expired_approval_or_an_unknown_one_changes_nothing() 
     .await;
     assert_eq!(status, 200);
 
-    let got = s
-        .app
-        .api
-        .clone()
-        .get_approval(GetApprovalRequest {
-            approval_id: a.approval_id.clone(),
-        })
-        .await
-        .unwrap()
-        .into_inner()
-        .approval
-        .unwrap();
-    assert_eq!(got.state(), ApprovalState::Expired);
+    assert_eq!(
+        approval_state(&s.app, &a.approval_id).await,
+        ApprovalState::Expired
+    );
     assert_eq!(
         audit_outcomes(&s.store, AuditAction::ReceiveCallback).await,
         ["unchanged", "unknown_approval"]

@@ -366,20 +366,12 @@ impl Store for SqliteStore {
         .await
         .map_err(failed)?;
         let Some(row) = updated else {
-            let current = sqlx::query(concat!(
+            let select = concat!(
                 "SELECT ",
                 approval_columns!(),
                 " FROM approvals WHERE approval_id = ?1"
-            ))
-            .bind(approval_id.as_str())
-            .fetch_optional(&mut *tx)
-            .await
-            .map_err(failed)?;
-            tx.rollback().await.map_err(failed)?;
-            return match current {
-                Some(row) => approval_from_row(&row).map(TransitionOutcome::Unchanged),
-                None => Err(StoreError::NotFound),
-            };
+            );
+            return unchanged(tx, select, approval_id.as_str(), approval_from_row).await;
         };
         // Parsed before commit: a row that does not read back is not changed (dropping the
         // transaction rolls it back).
@@ -650,20 +642,12 @@ impl Store for SqliteStore {
         .await
         .map_err(failed)?;
         let Some(row) = updated else {
-            let current = sqlx::query(concat!(
+            let select = concat!(
                 "SELECT ",
                 registration_columns!(),
                 " FROM registrations WHERE user_id = ?1"
-            ))
-            .bind(user_id.as_str())
-            .fetch_optional(&mut *tx)
-            .await
-            .map_err(failed)?;
-            tx.rollback().await.map_err(failed)?;
-            return match current {
-                Some(row) => registration_from_row(&row).map(TransitionOutcome::Unchanged),
-                None => Err(StoreError::NotFound),
-            };
+            );
+            return unchanged(tx, select, user_id.as_str(), registration_from_row).await;
         };
         let record = registration_from_row(&row)?;
         if let RegistrationChange::Completed(user) = change {
@@ -731,6 +715,27 @@ impl Store for SqliteStore {
             .await
             .map_err(|e| db_error("pinging the database", e))?;
         Ok(())
+    }
+}
+
+/// The end of a compare-and-set that did not apply: the row as stored (`select` by `key`, read in
+/// the same transaction), `Unchanged`; the transaction is rolled back. No row: `NotFound`.
+async fn unchanged<T>(
+    mut tx: sqlx::Transaction<'_, sqlx::Sqlite>,
+    select: &'static str,
+    key: &str,
+    parse: fn(&SqliteRow) -> Result<T, StoreError>,
+) -> Result<TransitionOutcome<T>, StoreError> {
+    let failed = |e| db_error("reading a row after a compare-and-set", e);
+    let current = sqlx::query(select)
+        .bind(key)
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(failed)?;
+    tx.rollback().await.map_err(failed)?;
+    match current {
+        Some(row) => parse(&row).map(TransitionOutcome::Unchanged),
+        None => Err(StoreError::NotFound),
     }
 }
 

@@ -74,17 +74,7 @@ fi
 "$CHROMIUM" --version 2>/dev/null  # (Debian's wrapper script may complain on stderr)
 
 # ---- the authyd binary ------------------------------------------------------------------------
-AUTHYD_BIN="${AUTHYD_BIN:-target/debug/authyd}"
-case "$AUTHYD_BIN" in /*) ;; *) AUTHYD_BIN="$ROOT/$AUTHYD_BIN" ;; esac
-if [[ ! -x "$AUTHYD_BIN" ]]; then
-  if [[ "$AUTHYD_BIN" == "$ROOT/target/debug/authyd" ]]; then
-    log "building authyd (cargo build --bin authyd)"
-    (cd "$ROOT" && cargo build --bin authyd)
-  else
-    echo "AUTHYD_BIN=$AUTHYD_BIN does not exist or is not executable" >&2
-    exit 2
-  fi
-fi
+source "$ROOT/scripts/lib/authyd-bin.sh"
 
 # ---- node packages: the client (the gateway links to it), then the gateway ----------------------
 mkdir -p "$WORK" "$ARTIFACTS"
