@@ -29,6 +29,11 @@ impl From<Error> for tonic::Status {
             Error::Unauthenticated => Code::Unauthenticated,
             Error::PermissionDenied { .. } => Code::PermissionDenied,
         };
+        // The caller sees "internal error"; the operator needs the cause (never secret: store
+        // and setup errors name ids at most).
+        if let Error::Internal { detail } = &error {
+            tracing::error!(%detail, "request failed with an internal error");
+        }
         let mut details = ErrorDetails::new();
         details.set_error_info(error.reason(), ERROR_DOMAIN, []);
         match &error {
