@@ -18,7 +18,6 @@ HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 CLIENT="$(cd "$HERE/../.." && pwd)"
 ROOT="$(cd "$CLIENT/../.." && pwd)"
 ARTIFACTS="$ROOT/target/artifacts/browser"
-CHROMIUM="${CHROMIUM:-/usr/bin/chromium}"
 export npm_config_cache="$ROOT/target/browser/npm-cache"
 
 log() { printf '\n== %s\n' "$*" >&2; }
@@ -52,14 +51,7 @@ start() {
   return 1
 }
 
-if [[ ! -x "$CHROMIUM" ]]; then
-  [[ "$CHROMIUM" == /usr/bin/chromium ]] || { echo "CHROMIUM=$CHROMIUM is not executable" >&2; exit 2; }
-  log "installing Debian's chromium (apt-get)"
-  sudo=()
-  [[ $(id -u) -eq 0 ]] || sudo=(sudo)
-  "${sudo[@]}" apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq --no-install-recommends chromium >/dev/null
-fi
+source "$ROOT/scripts/lib/chromium.sh"
 
 source "$ROOT/scripts/lib/authyd-bin.sh"
 

@@ -19,7 +19,6 @@ CLIENT="$(cd "$HERE/../.." && pwd)"
 ROOT="$(cd "$CLIENT/../.." && pwd)"
 WORK="$ROOT/target/gateway"
 ARTIFACTS="$ROOT/target/artifacts/gateway"
-CHROMIUM="${CHROMIUM:-/usr/bin/chromium}"
 
 log() { printf '\n== %s\n' "$*" >&2; }
 sha() { sha256sum "$@" | sha256sum | cut -c1-64; }
@@ -60,17 +59,7 @@ wait_for_line() {
 }
 
 # ---- chromium -----------------------------------------------------------------------------------
-if [[ ! -x "$CHROMIUM" ]]; then
-  if [[ "$CHROMIUM" != /usr/bin/chromium ]]; then
-    echo "CHROMIUM=$CHROMIUM does not exist or is not executable" >&2
-    exit 2
-  fi
-  log "installing Debian's chromium (apt-get)"
-  sudo=()
-  [[ $(id -u) -eq 0 ]] || sudo=(sudo)
-  "${sudo[@]}" apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq --no-install-recommends chromium >/dev/null
-fi
+source "$ROOT/scripts/lib/chromium.sh"
 "$CHROMIUM" --version 2>/dev/null  # (Debian's wrapper script may complain on stderr)
 
 # ---- the authyd binary ------------------------------------------------------------------------
