@@ -10,8 +10,43 @@ use std::time::Duration;
 use url::Url;
 
 use crate::domain::{KeyName, Scopes};
-use crate::provider::authy::signature::CallbackMethod;
 use crate::secret::ApiKey;
+
+/// The OneTouch callback URL as configured in the Authy console: Authy signs each callback over
+/// this exact string, so it is kept as typed (without a query or fragment, which are not
+/// signed) rather than in `Url`'s normalised form (lower-cased host, `:443` dropped, a `/`
+/// added to an empty path), any of which would make every signature check fail.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CallbackUrl {
+    signed: String,
+    url: Url,
+}
+
+impl CallbackUrl {
+    /// An absolute http(s) URL.
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        let raw = raw.trim();
+        let signed = raw.split(['?', '#']).next().unwrap_or(raw);
+        let url = Url::parse(signed).map_err(|e| format!("not a URL: {e}"))?;
+        if !matches!(url.scheme(), "http" | "https") || url.host().is_none() {
+            return Err("must be an http(s) URL with a host".to_owned());
+        }
+        Ok(Self {
+            signed: signed.to_owned(),
+            url,
+        })
+    }
+
+    /// What Authy signs.
+    pub fn as_str(&self) -> &str {
+        &self.signed
+    }
+
+    /// Parsed, to send requests to.
+    pub fn url(&self) -> &Url {
+        &self.url
+    }
+}
 
 /// Where the database is: flags of `authyd serve` and `authyd keys`.
 #[derive(Debug, Clone, clap::Args)]
@@ -108,8 +143,8 @@ pub struct ServeArgs {
     pub authy_timeout: Duration,
     /// The external URL of the OneTouch callback, exactly as configured at Authy (served at path
     /// /authy/callback on the HTTP port).
-    #[arg(long, env = "AUTHYD_CALLBACK_URL")]
-    pub callback_url: Option<Url>,
+    #[arg(long, env = "AUTHYD_CALLBACK_URL", value_parser = CallbackUrl::parse)]
+    pub callback_url: Option<CallbackUrl>,
     /// Run outside the sandbox without caller credentials (any caller may do anything).
     /// Otherwise callers need a key from `authyd keys create`.
     #[arg(long, env = "AUTHYD_INSECURE_NO_CALLER_AUTH")]
@@ -161,7 +196,8 @@ pub struct Settings {
     pub upstream: Upstream,
     pub poll_interval: Duration,
     pub authy_timeout: Duration,
-    pub callback: Option<(Url, CallbackMethod)>,
+    /// The OneTouch callback URL configured at Authy (GET and POST callbacks are both served).
+    pub callback: Option<CallbackUrl>,
     /// Whether callers must present credentials.
     pub caller_auth: bool,
     pub cors_origins: Vec<String>,
@@ -196,13 +232,6 @@ impl Settings {
                 }
             }
         };
-        if let Some(url) = &args.callback_url
-            && !matches!(url.scheme(), "http" | "https")
-        {
-            return Err(ConfigError(
-                "--callback-url must be an http(s) URL".to_owned(),
-            ));
-        }
         let sandbox = matches!(upstream, Upstream::Sandbox);
         // The sandbox simulator keeps its users and approvals in memory, so its database starts
         // afresh with it: stored mappings to a previous run's simulator would point nowhere.
@@ -221,7 +250,7 @@ impl Settings {
             upstream,
             poll_interval: args.poll_interval,
             authy_timeout: args.authy_timeout,
-            callback: args.callback_url.map(|u| (u, CallbackMethod::Post)),
+            callback: args.callback_url,
             caller_auth: !(sandbox || args.insecure_no_caller_auth),
             cors_origins: args.cors_origins,
         })
@@ -338,6 +367,25 @@ mod tests {
         assert!(parse(&["--poll-interval", "0s"]).is_err());
         assert!(parse(&["--poll-interval", "soon"]).is_err());
         assert!(parse(&["--callback-url", "ftp://x/cb"]).is_err());
+        assert!(parse(&["--callback-url", "/authy/callback"]).is_err());
+    }
+
+    #[test]
+    fn the_callback_url_is_kept_as_configured() {
+        for (raw, signed) in [
+            (
+                "https://Auth.Example.com:443/authy/callback",
+                "https://Auth.Example.com:443/authy/callback",
+            ),
+            ("https://auth.example.com", "https://auth.example.com"),
+            (
+                "https://auth.example.com/cb?x=1#f",
+                "https://auth.example.com/cb",
+            ),
+        ] {
+            let url = CallbackUrl::parse(raw).unwrap();
+            assert_eq!(url.as_str(), signed);
+        }
         assert!(parse(&["--grpc-addr", "nowhere"]).is_err());
     }
 }

@@ -47,6 +47,10 @@ pub enum Error {
     /// The user's registration already completed, expired or failed (sandbox controls).
     #[error("the registration is no longer pending")]
     RegistrationNotPending,
+    /// Enroll of a user whose QR registration is pending: the scan would make a second Authy
+    /// user. Wait for the registration to end (or expire).
+    #[error("a QR registration of this user is pending")]
+    RegistrationPending,
     /// A QR registration was asked for a user who is enrolled already.
     #[error("the user is already enrolled")]
     UserAlreadyEnrolled,
@@ -92,6 +96,7 @@ impl Error {
             Self::RegistrationNotFound => "REGISTRATION_NOT_FOUND",
             Self::RegistrationNotPending => "REGISTRATION_NOT_PENDING",
             Self::UserAlreadyEnrolled => "USER_ALREADY_ENROLLED",
+            Self::RegistrationPending => "REGISTRATION_PENDING",
             Self::RequestIdConflict => "REQUEST_ID_CONFLICT",
             Self::TooManyAttempts { .. } => "TOO_MANY_ATTEMPTS",
             Self::UpstreamUnavailable { .. } => "AUTHY_UNAVAILABLE",

@@ -21,7 +21,7 @@ use crate::app::hub::HubConfig;
 use crate::app::keys::CallerKeys;
 use crate::app::limits::LimitsConfig;
 use crate::app::twofactor::TwoFactor;
-use crate::config::{Database, Settings, Upstream};
+use crate::config::{CallbackUrl, Database, Settings, Upstream};
 use crate::grpc::auth::CallerAuthLayer;
 use crate::grpc::pb;
 use crate::grpc::pb::sandbox::v1::sandbox_service_server::SandboxServiceServer;
@@ -88,10 +88,10 @@ impl Application {
         let grpc_addr = local_addr(&grpc_listener, settings.grpc_addr)?;
         let http_addr = local_addr(&http_listener, settings.http_addr)?;
         let callback_url = match (&settings.callback, &settings.upstream) {
-            (Some((url, _)), _) => Some(url.clone()),
+            (Some(url), _) => Some(url.clone()),
             // The sandbox's simulator calls back on loopback, as Authy would call the console's URL.
             (None, Upstream::Sandbox) => Some(
-                Url::parse(&format!("http://{http_addr}{}", callback::PATH))
+                CallbackUrl::parse(&format!("http://{http_addr}{}", callback::PATH))
                     .map_err(|e| StartupError::Setup(format!("callback URL: {e}")))?,
             ),
             (None, Upstream::Authy { .. }) => None,
@@ -116,8 +116,8 @@ impl Application {
                 let key = ApiKey::new(uuid::Uuid::new_v4().simple().to_string())
                     .map_err(|e| StartupError::Setup(e.to_string()))?;
                 let mut sim_config = SimConfig::new(key.clone());
-                sim_config.callback = callback_url.clone().map(|url| CallbackConfig {
-                    url,
+                sim_config.callback = callback_url.as_ref().map(|url| CallbackConfig {
+                    url: url.url().clone(),
                     method: CallbackMethod::Post,
                 });
                 let app = AuthyApp {
@@ -173,11 +173,11 @@ impl Application {
         let callbacks = match &callback_url {
             Some(url) => {
                 tracing::info!(
-                    url = %url,
+                    url = url.as_str(),
                     "OneTouch callbacks: served at {} on the HTTP port, verified against this URL",
                     callback::PATH
                 );
-                Some(CallbackEndpoint::new(app.clone(), url, key))
+                Some(CallbackEndpoint::new(app.clone(), url.as_str(), key))
             }
             None => {
                 tracing::info!(

@@ -7,7 +7,7 @@ mod support;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use authyd::config::Upstream;
+use authyd::config::{CallbackUrl, Upstream};
 use authyd::grpc::pb::sandbox::v1::AnswerApprovalRequest;
 use authyd::grpc::pb::v1::two_factor_service_client::TwoFactorServiceClient;
 use authyd::grpc::pb::v1::{
@@ -81,10 +81,10 @@ async fn setup_polling(
         .await
         .unwrap();
     let dir = fresh_dir("callbacks");
-    let callback_url: url::Url = url.parse().unwrap();
+    let callback_url = CallbackUrl::parse(&url).unwrap();
     let app = support::spawn_app_against_with(&sim.base_url(), KEY, dir.clone(), |s| {
         s.http_addr = SocketAddr::from(([127, 0, 0, 1], port));
-        s.callback = Some((callback_url, CallbackMethod::Post));
+        s.callback = Some(callback_url);
         s.poll_interval = poll_interval;
     })
     .await;
@@ -320,10 +320,14 @@ async fn simulator_callback_reaches_watchers(method: CallbackMethod) {
         transitions(&s.store, &a.approval_id).await,
         [(TransitionSource::Callback, "approved".to_owned())]
     );
-    assert_eq!(
-        audit_outcomes(&s.store, AuditAction::ReceiveCallback).await,
-        ["applied"]
-    );
+    // The callback is audited once its answer is recorded, a moment after watchers have it.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let mut audited = Vec::new();
+    while audited.is_empty() && Instant::now() < deadline {
+        audited = audit_outcomes(&s.store, AuditAction::ReceiveCallback).await;
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(audited, ["applied"]);
 }
 
 #[tokio::test]
@@ -501,22 +505,34 @@ async fn forged_stale_replayed_misurled_and_malformed_callbacks_are_refused() {
         400
     );
 
+    // Refusals are audited once per reason per 10 s (they come from the open internet), and
+    // every one is counted.
     assert_eq!(
         audit_outcomes(&s.store, AuditAction::RejectCallback).await,
         [
             "bad_signature",
-            "bad_signature",
-            "bad_signature",
-            "stale_nonce",
             "stale_nonce",
             "bad_nonce",
             "missing_signature",
-            "bad_signature",
             "malformed_body",
             "replayed",
             "malformed_payload",
         ]
     );
+    let metrics = reqwest::get(format!("http://{}/metrics", s.app.http_addr))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    for (reason, at_least) in [("bad_signature", 4), ("stale_nonce", 2), ("applied", 1)] {
+        let counted: u64 = metrics
+            .lines()
+            .find(|l| l.starts_with(&format!("authyd_callbacks_total{{outcome=\"{reason}\"}}")))
+            .and_then(|l| l.rsplit(' ').next()?.parse().ok())
+            .unwrap_or(0);
+        assert!(counted >= at_least, "{reason}: {counted} counted");
+    }
     assert_eq!(
         transitions(&s.store, &a.approval_id).await,
         [(TransitionSource::Callback, "approved".to_owned())]
@@ -689,4 +705,122 @@ async fn polling_and_a_conflicting_callback_record_one_transition() {
             "round {round}: {finals:?}"
         );
     }
+}
+
+#[tokio::test]
+async fn hostile_get_queries_and_other_methods_are_refused_without_harm() {
+    let s = setup(CallbackMethod::Get, None, false).await;
+    enroll(&s.app, "gi").await;
+    let a = support::request_approval(&s.app.api, push("gi", 300)).await;
+    let uuid = sim_uuid(&s.app.sim).await;
+    let nonce = now_nonce();
+    let sign = |query: &str| {
+        signature::sign(
+            &ApiKey::new(KEY).unwrap(),
+            &nonce,
+            CallbackMethod::Get,
+            &s.url,
+            CallbackParams::Query(query),
+        )
+    };
+    // Thousands of nested brackets: once enough to overflow a recursive parser's stack.
+    let deep = format!("a{}=1", "[b]".repeat(4_000));
+    let (status, _) = raw_request(
+        &s.app,
+        "GET",
+        &format!("?{deep}"),
+        b"",
+        &[
+            ("X-Authy-Signature", "x"),
+            ("X-Authy-Signature-Nonce", &nonce),
+        ],
+    )
+    .await;
+    assert_eq!(
+        status, 401,
+        "parsed (nesting capped) and refused for its signature"
+    );
+    let long = format!("a{}=1", "[b]".repeat(6_000));
+    let (status, _) = raw_request(
+        &s.app,
+        "GET",
+        &format!("?{long}"),
+        b"",
+        &[
+            ("X-Authy-Signature", "x"),
+            ("X-Authy-Signature-Nonce", &nonce),
+        ],
+    )
+    .await;
+    assert_eq!(status, 400, "longer than any callback");
+    let deep = format!("a{}=1", "[]".repeat(2_000));
+    let sig = sign(&deep);
+    let (status, _) = raw_request(
+        &s.app,
+        "GET",
+        &format!("?{deep}"),
+        b"",
+        &[
+            ("X-Authy-Signature", &sig),
+            ("X-Authy-Signature-Nonce", &nonce),
+        ],
+    )
+    .await;
+    assert_eq!(
+        status, 200,
+        "signed by the key, but not an answer: acknowledged and ignored"
+    );
+    // A genuine GET callback for another approval, with a second uuid/status put in front: the
+    // signature covers the last value of a repeated key, so it is refused outright.
+    let genuine = signature::to_query(&payload(&uuid::Uuid::new_v4().to_string(), "denied"));
+    let spliced = format!("uuid={uuid}&status=approved&{genuine}");
+    let sig = sign(&genuine);
+    let (status, _) = raw_request(
+        &s.app,
+        "GET",
+        &format!("?{spliced}"),
+        b"",
+        &[
+            ("X-Authy-Signature", &sig),
+            ("X-Authy-Signature-Nonce", &nonce),
+        ],
+    )
+    .await;
+    assert_eq!(status, 400);
+    let (status, _) = raw_request(&s.app, "HEAD", "", b"", &[]).await;
+    assert_eq!(status, 405);
+    let (status, _) = raw_request(&s.app, "PUT", "", b"{}", &[]).await;
+    assert_eq!(status, 405);
+    // Still serving, and the approval untouched.
+    assert_eq!(
+        approval_state(&s.app, &a.approval_id).await,
+        ApprovalState::Pending
+    );
+}
+
+#[tokio::test]
+async fn a_callback_after_the_deadline_expires_the_approval_instead() {
+    // Nobody watches, so nothing expired it locally yet; the callback arrives after expire_time.
+    let s = setup(CallbackMethod::Post, None, false).await;
+    enroll(&s.app, "hu").await;
+    let a = support::request_approval(&s.app.api, push("hu", 1)).await;
+    let uuid = sim_uuid(&s.app.sim).await;
+    tokio::time::sleep(Duration::from_millis(1_200)).await;
+    let (status, _) = post_callback(
+        &s.app,
+        &payload(&uuid, "approved"),
+        KEY,
+        &s.url,
+        &now_nonce(),
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        transitions(&s.store, &a.approval_id).await,
+        [(TransitionSource::Expiry, "expired".to_owned())]
+    );
+    assert_eq!(
+        audit_outcomes(&s.store, AuditAction::ReceiveCallback).await,
+        ["too_late"]
+    );
 }

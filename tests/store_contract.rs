@@ -1157,8 +1157,7 @@ async fn caller_keys_survive_a_restart<F: Fixture>(mut fx: F) {
 
 async fn concurrent_audit_appends_are_each_stored_once_acknowledged<F: Fixture>(mut fx: F) {
     // Many appends at once (the store may group them into one write): each call returns only
-    // once its event is stored, every event is stored exactly once, and a task's events keep
-    // their order.
+    // once its event is readable, and every event is stored exactly once.
     let s = fx.store().clone();
     let tasks: Vec<_> = (0..40)
         .map(|task| {
@@ -1199,21 +1198,6 @@ async fn concurrent_audit_appends_are_each_stored_once_acknowledged<F: Fixture>(
     assert_eq!(all.len(), 1000);
     let details: std::collections::HashSet<_> = all.iter().map(|e| e.detail.clone()).collect();
     assert_eq!(details.len(), 1000, "no event stored twice");
-    for task in 0..40 {
-        let order: Vec<i64> = all
-            .iter()
-            .rev() // oldest first
-            .filter(|e| {
-                e.detail
-                    .as_deref()
-                    .is_some_and(|d| d.starts_with(&format!("task={task} ")))
-            })
-            .map(|e| e.at.timestamp_millis())
-            .collect();
-        let mut sorted = order.clone();
-        sorted.sort_unstable();
-        assert_eq!(order, sorted, "task {task} appended in order");
-    }
 }
 
 // ---------------------------------------------------------------------------------------------

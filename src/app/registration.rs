@@ -15,7 +15,7 @@ use chrono::{DateTime, TimeDelta, Utc};
 use crate::app::hub::{Follow, RefreshError, WatchStream};
 use crate::app::qr::{self, QrImages};
 use crate::app::twofactor::{Caller, TwoFactor, UserView, append_audit, note_upstream};
-use crate::domain::{CountryCode, RegistrationState, RegistrationTtl, UserId};
+use crate::domain::{AuthyId, CountryCode, RegistrationState, RegistrationTtl, UserId};
 use crate::error::Error;
 use crate::http::Health;
 use crate::provider::{ProviderError, RegistrationStatus, RegistrationToken, TwoFactorProvider};
@@ -149,23 +149,23 @@ impl<P: TwoFactorProvider, S: Store> TwoFactor<P, S> {
     }
 
     /// For a user who is not enrolled: if a registration is pending, read its status once (a
-    /// scan nobody watched completes here). The enrolled user, if it completed.
-    pub(crate) async fn complete_unwatched_registration(
+    /// scan nobody watched completes here, a registration past its deadline expires). The
+    /// registration after that read; `None` if none was pending.
+    pub(crate) async fn settle_pending_registration(
         &self,
         user_id: &UserId,
-    ) -> Result<Option<UserRecord>, Error> {
+    ) -> Result<Option<RegistrationView>, Error> {
         let Some(record) = self.store().get_registration(user_id).await? else {
             return Ok(None);
         };
         if record.state != RegistrationState::Pending {
             return Ok(None);
         }
-        let view = self
-            .registrations()
+        self.registrations()
             .refresh_now(user_id.clone(), RegistrationView::pending(record))
             .await
-            .map_err(refresh_error)?;
-        Ok(view.user.map(|u| u.record))
+            .map(Some)
+            .map_err(refresh_error)
     }
 
     async fn registration(&self, user_id: &UserId) -> Result<RegistrationRecord, Error> {
@@ -253,23 +253,84 @@ impl<P: TwoFactorProvider, S: Store> RegistrationFollower<P, S> {
         })
     }
 
+    /// What watchers get when the registration row is gone (the user was unenrolled while it
+    /// was pending): FAILED, so their streams end. Not stored: there is no row to store it in.
+    fn removed(item: &RegistrationView) -> RegistrationView {
+        RegistrationView::pending(RegistrationRecord {
+            state: RegistrationState::Failed,
+            failure: Some("removed".to_owned()),
+            update_time: Utc::now(),
+            ..item.record.clone()
+        })
+    }
+
+    /// Authy reports the registration completed under `authy_id`: enroll the user (unless a
+    /// different Authy user was enrolled for this id meanwhile) and complete it.
+    async fn complete(
+        &self,
+        item: &RegistrationView,
+        authy_id: AuthyId,
+        source: &str,
+    ) -> Result<RegistrationView, Error> {
+        let user_id = &item.record.user_id;
+        let now = Utc::now();
+        if let Some(enrolled) = self.store.get_user(user_id).await?
+            && enrolled.authy_id != authy_id
+        {
+            let change = RegistrationChange::Failed {
+                status: "enrolled_otherwise".to_owned(),
+            };
+            return self.transition(item, change, now, source).await;
+        }
+        let status = match self.provider.user_status(authy_id).await {
+            Ok(status) => status,
+            // A "completed" left over from a user removed at Authy (Unenroll): the new code has
+            // not been scanned yet.
+            Err(ProviderError::UserNotFound) => return self.stored(item).await,
+            Err(e) => return Err(self.upstream(e)),
+        };
+        let country_code = status
+            .country_code
+            .and_then(|c| CountryCode::new(i64::from(c)).ok())
+            .ok_or(Error::UpstreamProtocol)?;
+        let user = UserRecord {
+            user_id: user_id.clone(),
+            authy_id,
+            masked_phone: status.masked_phone,
+            country_code,
+            enroll_time: now,
+        };
+        self.transition(item, RegistrationChange::Completed(user), now, source)
+            .await
+    }
+
+    /// The registration as stored now (another path may have moved it).
+    async fn stored(&self, item: &RegistrationView) -> Result<RegistrationView, Error> {
+        match self.store.get_registration(&item.record.user_id).await? {
+            Some(record) => self.view(record).await,
+            None => Ok(Self::removed(item)),
+        }
+    }
+
     /// Persists a change (compare-and-set), audits it when applied, returns the view as stored.
     async fn transition(
         &self,
-        user_id: &UserId,
+        item: &RegistrationView,
         change: RegistrationChange,
         at: DateTime<Utc>,
         source: &str,
     ) -> Result<RegistrationView, Error> {
-        let outcome = self
+        let user_id = &item.record.user_id;
+        let outcome = match self
             .store
             .transition_registration(user_id, &change, at)
             .await
-            .map_err(|e| match e {
-                // Unenrolled while being followed: nothing left to follow.
-                StoreError::NotFound => Error::RegistrationNotFound,
-                other => Error::from(other),
-            })?;
+        {
+            Ok(outcome) => outcome,
+            // Unenrolled while being followed: nothing left to follow.
+            Err(StoreError::NotFound) => return Ok(Self::removed(item)),
+            Err(other) => return Err(Error::from(other)),
+        };
         let TransitionOutcome::Applied(record) = outcome else {
             return self.view(outcome.into_record()).await;
         };
@@ -316,55 +377,38 @@ impl<P: TwoFactorProvider, S: Store> Follow for RegistrationFollower<P, S> {
             .await
             .map_err(|e| self.upstream(e))?;
         match status {
-            RegistrationStatus::Pending => {
-                // Nothing new upstream; the stored row may have moved (started again).
-                match self.store.get_registration(user_id).await? {
-                    Some(record) => self.view(record).await,
-                    None => Err(Error::RegistrationNotFound),
-                }
-            }
+            // Nothing new upstream; the stored row may have moved (started again).
+            RegistrationStatus::Pending => self.stored(item).await,
             RegistrationStatus::Completed { authy_id } => {
-                let status = self
-                    .provider
-                    .user_status(authy_id)
-                    .await
-                    .map_err(|e| self.upstream(e))?;
-                let country_code = status
-                    .country_code
-                    .and_then(|c| CountryCode::new(i64::from(c)).ok())
-                    .ok_or(Error::UpstreamProtocol)?;
-                let now = Utc::now();
-                let user = UserRecord {
-                    user_id: user_id.clone(),
-                    authy_id,
-                    masked_phone: status.masked_phone,
-                    country_code,
-                    enroll_time: now,
-                };
-                self.transition(user_id, RegistrationChange::Completed(user), now, "poll")
-                    .await
+                self.complete(item, authy_id, "poll").await
             }
             RegistrationStatus::Other(status) => {
-                self.transition(
-                    user_id,
-                    RegistrationChange::Failed { status },
-                    Utc::now(),
-                    "poll",
-                )
-                .await
+                let change = RegistrationChange::Failed { status };
+                self.transition(item, change, Utc::now(), "poll").await
             }
         }
     }
 
+    /// One last look at Authy first: a scan made before the deadline that no poll saw yet
+    /// (authyd was down, or backing off) completes rather than expires. If Authy cannot be
+    /// asked, the registration expires all the same.
     async fn expire(&self, item: &RegistrationView) -> Result<RegistrationView, Error> {
+        match self
+            .provider
+            .registration_status(&item.record.user_id)
+            .await
+        {
+            Ok(RegistrationStatus::Completed { authy_id }) => {
+                return self.complete(item, authy_id, "expiry").await;
+            }
+            Ok(_) => {}
+            Err(e) => {
+                note_upstream(&self.health, &e);
+            }
+        }
         // Never before the deadline the follower planned for (clocks may differ by a hair).
         let at = Utc::now().max(item.record.expire_time);
-        self.transition(
-            &item.record.user_id,
-            RegistrationChange::Expired,
-            at,
-            "expiry",
-        )
-        .await
+        self.transition(item, RegistrationChange::Expired, at, "expiry")
+            .await
     }
 }

@@ -15,7 +15,7 @@ use parking_lot::Mutex;
 use crate::app::hub::{Follow, Hub, HubClosed, HubConfig, RefreshError, WatchStream};
 use crate::app::limits::{Limits, LimitsConfig};
 use crate::app::registration::RegistrationFollower;
-use crate::domain::{ApprovalId, ApprovalStatus, ApprovalUuid, UserId};
+use crate::domain::{ApprovalId, ApprovalStatus, ApprovalUuid, RegistrationState, UserId};
 use crate::error::Error;
 use crate::grpc::convert::{Enroll, RequestApproval, SendToken, VerifyToken};
 use crate::http::Health;
@@ -32,6 +32,9 @@ pub enum CallbackOutcome {
     Applied(ApprovalRecord),
     /// The approval was terminal already (answered, or expired first); as stored.
     Unchanged(ApprovalRecord),
+    /// The callback came after the approval's `expire_time`: the approval expired instead, as
+    /// a poll at that moment would have recorded; as stored.
+    TooLate(ApprovalRecord),
     /// No approval of ours has this provider id.
     UnknownApproval,
 }
@@ -211,7 +214,19 @@ impl<P: TwoFactorProvider, S: Store> TwoFactor<P, S> {
     }
 
     async fn enroll_inner(&self, cmd: &Enroll) -> Result<UserView, Error> {
-        let record = match self.inner.store.get_user(&cmd.user_id).await? {
+        let stored = match self.inner.store.get_user(&cmd.user_id).await? {
+            Some(existing) => Some(existing),
+            // A pending QR registration: if it completed, that is the user; if it is still
+            // pending, enrolling now would make a second Authy user for the same id.
+            None => match self.settle_pending_registration(&cmd.user_id).await? {
+                Some(view) if view.user.is_some() => view.user.map(|u| u.record),
+                Some(view) if view.record.state == RegistrationState::Pending => {
+                    return Err(Error::RegistrationPending);
+                }
+                _ => None,
+            },
+        };
+        let record = match stored {
             Some(existing) => existing,
             None => {
                 let authy_id = self.upstream(self.inner.provider.create_user(&cmd.user).await)?;
@@ -451,19 +466,26 @@ impl<P: TwoFactorProvider, S: Store> TwoFactor<P, S> {
         else {
             return Ok(CallbackOutcome::UnknownApproval);
         };
+        let now = Utc::now();
+        let too_late = now >= record.expire_time;
+        let (to, source) = if too_late {
+            (ApprovalStatus::Expired, TransitionSource::Expiry)
+        } else {
+            (status, TransitionSource::Callback)
+        };
         let outcome = self
             .inner
             .approval_follower
-            .transition(&record, status, TransitionSource::Callback, Utc::now())
+            .transition(&record, to, source, now)
             .await?;
         let applied = outcome.is_applied();
         let stored = outcome.into_record();
         let approval_id = stored.approval_id.clone();
         self.inner.approvals.publish(&approval_id, stored.clone());
-        Ok(if applied {
-            CallbackOutcome::Applied(stored)
-        } else {
-            CallbackOutcome::Unchanged(stored)
+        Ok(match (applied, too_late) {
+            (true, false) => CallbackOutcome::Applied(stored),
+            (true, true) => CallbackOutcome::TooLate(stored),
+            (false, _) => CallbackOutcome::Unchanged(stored),
         })
     }
 
@@ -475,11 +497,13 @@ impl<P: TwoFactorProvider, S: Store> TwoFactor<P, S> {
         }
         let record = match self.inner.store.get_user(user_id).await? {
             Some(record) => record,
+            // Not enrolled; a registration nobody watched may have completed (an upstream error
+            // here is reported as such: the user may exist).
             None => self
-                .complete_unwatched_registration(user_id)
-                .await
-                .ok()
-                .flatten()
+                .settle_pending_registration(user_id)
+                .await?
+                .and_then(|view| view.user)
+                .map(|user| user.record)
                 .ok_or(Error::UserNotFound)?,
         };
         self.inner.users.put(&record);

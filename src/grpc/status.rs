@@ -20,6 +20,7 @@ impl From<Error> for tonic::Status {
             Error::RequestIdConflict => Code::AlreadyExists,
             Error::ApprovalNotPending
             | Error::RegistrationNotPending
+            | Error::RegistrationPending
             | Error::UserAlreadyEnrolled => Code::FailedPrecondition,
             Error::TooManyAttempts { .. } => Code::ResourceExhausted,
             Error::UpstreamUnavailable { .. } | Error::ShuttingDown => Code::Unavailable,
@@ -81,6 +82,7 @@ mod tests {
             Error::ApprovalNotPending,
             Error::RegistrationNotFound,
             Error::RegistrationNotPending,
+            Error::RegistrationPending,
             Error::UserAlreadyEnrolled,
             Error::TooManyAttempts {
                 retry_after: Duration::from_secs(30),

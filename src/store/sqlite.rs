@@ -1155,6 +1155,29 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn audit_appends_on_a_closed_store_fail_instead_of_hanging() {
+        let dir = TempDir::new();
+        let store = SqliteStore::open(&dir.0.join("a.db")).await.unwrap();
+        store.close().await;
+        let event = AuditEvent {
+            at: Utc::now(),
+            caller: "c".into(),
+            action: super::super::AuditAction::Enroll,
+            user_id: None,
+            subject: None,
+            outcome: "ok".into(),
+            detail: None,
+        };
+        let appended = tokio::time::timeout(Duration::from_secs(5), store.append_audit(&event))
+            .await
+            .expect("answers instead of hanging");
+        assert!(
+            matches!(appended, Err(StoreError::Unavailable(_))),
+            "{appended:?}"
+        );
+    }
+
+    #[tokio::test]
     async fn in_memory_database_is_one_database() {
         let store = SqliteStore::open_url("sqlite::memory:").await;
         let Ok(store) = store else {

@@ -197,6 +197,18 @@ fn escape(s: &str) -> String {
         .replace(' ', "+")
 }
 
+/// The nested payload a GET callback's raw query string carries: what its signature covers, and
+/// where its fields are read from (reading them from the raw pairs instead could see another
+/// value of a repeated key than the one that was signed).
+pub fn query_params(raw: &str) -> Value {
+    nest_query(raw)
+}
+
+/// Bracket levels of a query key that nest; deeper ones stay part of the last key's name, so
+/// hostile input cannot make the recursion (here and in `to_query`) arbitrarily deep. Real
+/// callbacks nest four levels at most.
+const MAX_KEY_DEPTH: usize = 32;
+
 /// Turns a bracket-named query string back into the nested payload it was made from, so that
 /// `to_query` can produce the canonical form whatever order the pairs arrived in. Values stay
 /// strings (they print the same), numeric indices `a[0]` count as `a[]`, and an array element of
@@ -224,6 +236,14 @@ fn key_path(key: &str) -> Vec<Segment> {
     };
     let mut path = vec![Segment::Key(head.to_owned())];
     while let Some(stripped) = rest.strip_prefix('[') {
+        if path.len() > MAX_KEY_DEPTH {
+            if let Some(Segment::Key(last)) = path.last_mut() {
+                last.push_str(rest);
+            } else {
+                path.push(Segment::Key(rest.to_owned()));
+            }
+            return path;
+        }
         let Some(end) = stripped.find(']') else {
             // An unclosed bracket: Rack keeps the remainder as part of the name.
             if let Some(Segment::Key(last)) = path.last_mut() {
@@ -520,6 +540,34 @@ mod tests {
                 "https://x",
                 CallbackParams::Query(q),
             );
+        }
+    }
+
+    #[test]
+    fn deeply_nested_query_keys_stay_shallow() {
+        // 64 KiB of brackets (the most an HTTP request line carries here) must neither overflow
+        // the stack nor blow up memory: nesting stops at MAX_KEY_DEPTH levels.
+        for bracket in ["[b]", "[]", "[0]"] {
+            let key = format!("a{}", bracket.repeat(65_536 / bracket.len()));
+            let query = format!("{key}=1&{key}=2");
+            let signed = signed_string(
+                "1",
+                CallbackMethod::Get,
+                "https://x",
+                CallbackParams::Query(&query),
+            );
+            assert!(signed.len() < 4 * query.len(), "{} bytes", signed.len());
+            let mut depth = 0;
+            let mut node = &query_params(&query);
+            while let Some(child) = match node {
+                Value::Object(m) => m.values().next(),
+                Value::Array(a) => a.first(),
+                _ => None,
+            } {
+                depth += 1;
+                node = child;
+            }
+            assert!(depth <= MAX_KEY_DEPTH + 2, "{depth} levels");
         }
     }
 }

@@ -44,7 +44,8 @@ const (
 // (domain "authyd", a stable UPPER_SNAKE reason) on every error, RetryInfo where a retry helps.
 type TwoFactorServiceClient interface {
 	// Enroll registers a user at Authy and stores the mapping. Idempotent per `user_id`: enrolling
-	// an enrolled user returns the stored user without calling Authy.
+	// an enrolled user returns the stored user without calling Authy. FAILED_PRECONDITION
+	// (REGISTRATION_PENDING) while a QR registration of the user is pending.
 	Enroll(ctx context.Context, in *EnrollRequest, opts ...grpc.CallOption) (*EnrollResponse, error)
 	// GetUser returns an enrolled user with their live Authy status.
 	GetUser(ctx context.Context, in *GetUserRequest, opts ...grpc.CallOption) (*GetUserResponse, error)
@@ -68,12 +69,13 @@ type TwoFactorServiceClient interface {
 	// StartRegistration enrolls a user by QR code: it returns a registration token and its QR code
 	// for the user to scan with the Authy app. Scanning registers the phone at Authy under this
 	// `user_id`; WatchRegistration reports it. Starting again while a registration is pending
-	// issues a new token and moves the expiry. FAILED_PRECONDITION (USER_ALREADY_ENROLLED) if the
-	// user is enrolled already.
+	// issues a new token and moves the expiry (an earlier token stays valid until its own
+	// expiry). FAILED_PRECONDITION (USER_ALREADY_ENROLLED) if the user is enrolled already.
 	StartRegistration(ctx context.Context, in *StartRegistrationRequest, opts ...grpc.CallOption) (*StartRegistrationResponse, error)
 	// WatchRegistration streams the user's latest QR registration as it is now, then one message
 	// per state change, and ends with OK after COMPLETED (the user is now enrolled), EXPIRED or
-	// FAILED. Any number of watchers of one registration cost Authy one follower.
+	// FAILED (also when the user is unenrolled while it is pending). Any number of watchers of one
+	// registration cost Authy one follower.
 	WatchRegistration(ctx context.Context, in *WatchRegistrationRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[WatchRegistrationResponse], error)
 }
 
@@ -223,7 +225,8 @@ type TwoFactorService_WatchRegistrationClient = grpc.ServerStreamingClient[Watch
 // (domain "authyd", a stable UPPER_SNAKE reason) on every error, RetryInfo where a retry helps.
 type TwoFactorServiceServer interface {
 	// Enroll registers a user at Authy and stores the mapping. Idempotent per `user_id`: enrolling
-	// an enrolled user returns the stored user without calling Authy.
+	// an enrolled user returns the stored user without calling Authy. FAILED_PRECONDITION
+	// (REGISTRATION_PENDING) while a QR registration of the user is pending.
 	Enroll(context.Context, *EnrollRequest) (*EnrollResponse, error)
 	// GetUser returns an enrolled user with their live Authy status.
 	GetUser(context.Context, *GetUserRequest) (*GetUserResponse, error)
@@ -247,12 +250,13 @@ type TwoFactorServiceServer interface {
 	// StartRegistration enrolls a user by QR code: it returns a registration token and its QR code
 	// for the user to scan with the Authy app. Scanning registers the phone at Authy under this
 	// `user_id`; WatchRegistration reports it. Starting again while a registration is pending
-	// issues a new token and moves the expiry. FAILED_PRECONDITION (USER_ALREADY_ENROLLED) if the
-	// user is enrolled already.
+	// issues a new token and moves the expiry (an earlier token stays valid until its own
+	// expiry). FAILED_PRECONDITION (USER_ALREADY_ENROLLED) if the user is enrolled already.
 	StartRegistration(context.Context, *StartRegistrationRequest) (*StartRegistrationResponse, error)
 	// WatchRegistration streams the user's latest QR registration as it is now, then one message
 	// per state change, and ends with OK after COMPLETED (the user is now enrolled), EXPIRED or
-	// FAILED. Any number of watchers of one registration cost Authy one follower.
+	// FAILED (also when the user is unenrolled while it is pending). Any number of watchers of one
+	// registration cost Authy one follower.
 	WatchRegistration(*WatchRegistrationRequest, grpc.ServerStreamingServer[WatchRegistrationResponse]) error
 	mustEmbedUnimplementedTwoFactorServiceServer()
 }

@@ -104,7 +104,8 @@ class TwoFactorServiceServicer:
 
     def Enroll(self, request, context):
         """Enroll registers a user at Authy and stores the mapping. Idempotent per `user_id`: enrolling
-        an enrolled user returns the stored user without calling Authy.
+        an enrolled user returns the stored user without calling Authy. FAILED_PRECONDITION
+        (REGISTRATION_PENDING) while a QR registration of the user is pending.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -173,8 +174,8 @@ class TwoFactorServiceServicer:
         """StartRegistration enrolls a user by QR code: it returns a registration token and its QR code
         for the user to scan with the Authy app. Scanning registers the phone at Authy under this
         `user_id`; WatchRegistration reports it. Starting again while a registration is pending
-        issues a new token and moves the expiry. FAILED_PRECONDITION (USER_ALREADY_ENROLLED) if the
-        user is enrolled already.
+        issues a new token and moves the expiry (an earlier token stays valid until its own
+        expiry). FAILED_PRECONDITION (USER_ALREADY_ENROLLED) if the user is enrolled already.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -183,7 +184,8 @@ class TwoFactorServiceServicer:
     def WatchRegistration(self, request, context):
         """WatchRegistration streams the user's latest QR registration as it is now, then one message
         per state change, and ends with OK after COMPLETED (the user is now enrolled), EXPIRED or
-        FAILED. Any number of watchers of one registration cost Authy one follower.
+        FAILED (also when the user is unenrolled while it is pending). Any number of watchers of one
+        registration cost Authy one follower.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

@@ -39,7 +39,8 @@ class TwoFactorServiceStub:
     def __new__(cls, channel: _aio.Channel) -> TwoFactorServiceAsyncStub: ...
     Enroll: _grpc.UnaryUnaryMultiCallable[_two_factor_pb2.EnrollRequest, _two_factor_pb2.EnrollResponse]
     """Enroll registers a user at Authy and stores the mapping. Idempotent per `user_id`: enrolling
-    an enrolled user returns the stored user without calling Authy.
+    an enrolled user returns the stored user without calling Authy. FAILED_PRECONDITION
+    (REGISTRATION_PENDING) while a QR registration of the user is pending.
     """
     GetUser: _grpc.UnaryUnaryMultiCallable[_two_factor_pb2.GetUserRequest, _two_factor_pb2.GetUserResponse]
     """GetUser returns an enrolled user with their live Authy status."""
@@ -66,13 +67,14 @@ class TwoFactorServiceStub:
     """StartRegistration enrolls a user by QR code: it returns a registration token and its QR code
     for the user to scan with the Authy app. Scanning registers the phone at Authy under this
     `user_id`; WatchRegistration reports it. Starting again while a registration is pending
-    issues a new token and moves the expiry. FAILED_PRECONDITION (USER_ALREADY_ENROLLED) if the
-    user is enrolled already.
+    issues a new token and moves the expiry (an earlier token stays valid until its own
+    expiry). FAILED_PRECONDITION (USER_ALREADY_ENROLLED) if the user is enrolled already.
     """
     WatchRegistration: _grpc.UnaryStreamMultiCallable[_two_factor_pb2.WatchRegistrationRequest, _two_factor_pb2.WatchRegistrationResponse]
     """WatchRegistration streams the user's latest QR registration as it is now, then one message
     per state change, and ends with OK after COMPLETED (the user is now enrolled), EXPIRED or
-    FAILED. Any number of watchers of one registration cost Authy one follower.
+    FAILED (also when the user is unenrolled while it is pending). Any number of watchers of one
+    registration cost Authy one follower.
     """
 
 @_typing.type_check_only
@@ -86,7 +88,8 @@ class TwoFactorServiceAsyncStub(TwoFactorServiceStub):
     def __init__(self, channel: _aio.Channel) -> None: ...
     Enroll: _aio.UnaryUnaryMultiCallable[_two_factor_pb2.EnrollRequest, _two_factor_pb2.EnrollResponse]  # type: ignore[assignment]
     """Enroll registers a user at Authy and stores the mapping. Idempotent per `user_id`: enrolling
-    an enrolled user returns the stored user without calling Authy.
+    an enrolled user returns the stored user without calling Authy. FAILED_PRECONDITION
+    (REGISTRATION_PENDING) while a QR registration of the user is pending.
     """
     GetUser: _aio.UnaryUnaryMultiCallable[_two_factor_pb2.GetUserRequest, _two_factor_pb2.GetUserResponse]  # type: ignore[assignment]
     """GetUser returns an enrolled user with their live Authy status."""
@@ -113,13 +116,14 @@ class TwoFactorServiceAsyncStub(TwoFactorServiceStub):
     """StartRegistration enrolls a user by QR code: it returns a registration token and its QR code
     for the user to scan with the Authy app. Scanning registers the phone at Authy under this
     `user_id`; WatchRegistration reports it. Starting again while a registration is pending
-    issues a new token and moves the expiry. FAILED_PRECONDITION (USER_ALREADY_ENROLLED) if the
-    user is enrolled already.
+    issues a new token and moves the expiry (an earlier token stays valid until its own
+    expiry). FAILED_PRECONDITION (USER_ALREADY_ENROLLED) if the user is enrolled already.
     """
     WatchRegistration: _aio.UnaryStreamMultiCallable[_two_factor_pb2.WatchRegistrationRequest, _two_factor_pb2.WatchRegistrationResponse]  # type: ignore[assignment]
     """WatchRegistration streams the user's latest QR registration as it is now, then one message
     per state change, and ends with OK after COMPLETED (the user is now enrolled), EXPIRED or
-    FAILED. Any number of watchers of one registration cost Authy one follower.
+    FAILED (also when the user is unenrolled while it is pending). Any number of watchers of one
+    registration cost Authy one follower.
     """
 
 class TwoFactorServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -136,7 +140,8 @@ class TwoFactorServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_two_factor_pb2.EnrollResponse, _abc.Awaitable[_two_factor_pb2.EnrollResponse]]:
         """Enroll registers a user at Authy and stores the mapping. Idempotent per `user_id`: enrolling
-        an enrolled user returns the stored user without calling Authy.
+        an enrolled user returns the stored user without calling Authy. FAILED_PRECONDITION
+        (REGISTRATION_PENDING) while a QR registration of the user is pending.
         """
 
     @_abc_1.abstractmethod
@@ -217,8 +222,8 @@ class TwoFactorServiceServicer(metaclass=_abc_1.ABCMeta):
         """StartRegistration enrolls a user by QR code: it returns a registration token and its QR code
         for the user to scan with the Authy app. Scanning registers the phone at Authy under this
         `user_id`; WatchRegistration reports it. Starting again while a registration is pending
-        issues a new token and moves the expiry. FAILED_PRECONDITION (USER_ALREADY_ENROLLED) if the
-        user is enrolled already.
+        issues a new token and moves the expiry (an earlier token stays valid until its own
+        expiry). FAILED_PRECONDITION (USER_ALREADY_ENROLLED) if the user is enrolled already.
         """
 
     @_abc_1.abstractmethod
@@ -229,7 +234,8 @@ class TwoFactorServiceServicer(metaclass=_abc_1.ABCMeta):
     ) -> _typing.Union[_abc.Iterator[_two_factor_pb2.WatchRegistrationResponse], _abc.AsyncIterator[_two_factor_pb2.WatchRegistrationResponse]]:
         """WatchRegistration streams the user's latest QR registration as it is now, then one message
         per state change, and ends with OK after COMPLETED (the user is now enrolled), EXPIRED or
-        FAILED. Any number of watchers of one registration cost Authy one follower.
+        FAILED (also when the user is unenrolled while it is pending). Any number of watchers of one
+        registration cost Authy one follower.
         """
 
 def add_TwoFactorServiceServicer_to_server(servicer: TwoFactorServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

@@ -939,7 +939,8 @@ export const RegistrationStateSchema: GenEnum<RegistrationState> = /*@__PURE__*/
 export const TwoFactorService: GenService<{
   /**
    * Enroll registers a user at Authy and stores the mapping. Idempotent per `user_id`: enrolling
-   * an enrolled user returns the stored user without calling Authy.
+   * an enrolled user returns the stored user without calling Authy. FAILED_PRECONDITION
+   * (REGISTRATION_PENDING) while a QR registration of the user is pending.
    *
    * @generated from rpc authyd.v1.TwoFactorService.Enroll
    */
@@ -1035,8 +1036,8 @@ export const TwoFactorService: GenService<{
    * StartRegistration enrolls a user by QR code: it returns a registration token and its QR code
    * for the user to scan with the Authy app. Scanning registers the phone at Authy under this
    * `user_id`; WatchRegistration reports it. Starting again while a registration is pending
-   * issues a new token and moves the expiry. FAILED_PRECONDITION (USER_ALREADY_ENROLLED) if the
-   * user is enrolled already.
+   * issues a new token and moves the expiry (an earlier token stays valid until its own
+   * expiry). FAILED_PRECONDITION (USER_ALREADY_ENROLLED) if the user is enrolled already.
    *
    * @generated from rpc authyd.v1.TwoFactorService.StartRegistration
    */
@@ -1048,7 +1049,8 @@ export const TwoFactorService: GenService<{
   /**
    * WatchRegistration streams the user's latest QR registration as it is now, then one message
    * per state change, and ends with OK after COMPLETED (the user is now enrolled), EXPIRED or
-   * FAILED. Any number of watchers of one registration cost Authy one follower.
+   * FAILED (also when the user is unenrolled while it is pending). Any number of watchers of one
+   * registration cost Authy one follower.
    *
    * @generated from rpc authyd.v1.TwoFactorService.WatchRegistration
    */
