@@ -628,3 +628,28 @@ async fn after_unenroll_a_new_registration_waits_for_a_new_scan() {
     assert_eq!(done.state(), RegistrationState::Completed);
     assert_ne!(done.user.unwrap().authy_id, old_id);
 }
+
+#[tokio::test]
+async fn a_completed_registration_is_shown_while_authy_is_unreachable() {
+    let sim = external_sim().await;
+    let app = spawn_app_against(&sim.base_url(), KEY, fresh_dir("reg-offline")).await;
+    let r = start(&app, "nia", Some(120)).await;
+    assert_eq!(scan(&app.sim, &r.jwt).await.status(), 200);
+    let mut stream = watch(&app.api, "nia").await;
+    let mut done = next(&mut stream).await;
+    if done.state() == RegistrationState::Pending {
+        done = next(&mut stream).await;
+    }
+    let online = done.user.expect("user");
+    app.sim_fault(json!({"endpoint": "users_status", "kind": "status", "status": 503}))
+        .await;
+    let mut again = watch(&app.api, "nia").await;
+    let msg = next(&mut again).await;
+    assert_eq!(msg.state(), RegistrationState::Completed);
+    let offline = msg.user.expect("the stored user, though Authy is down");
+    assert_eq!(offline.authy_id, online.authy_id);
+    assert_eq!(offline.masked_phone, online.masked_phone);
+    assert!(offline.registered);
+    assert!(offline.devices.is_empty(), "no live device list");
+    ends(&mut again).await;
+}

@@ -18,7 +18,9 @@ use crate::app::twofactor::{Caller, TwoFactor, UserView, append_audit, note_upst
 use crate::domain::{AuthyId, CountryCode, RegistrationState, RegistrationTtl, UserId};
 use crate::error::Error;
 use crate::http::Health;
-use crate::provider::{ProviderError, RegistrationStatus, RegistrationToken, TwoFactorProvider};
+use crate::provider::{
+    ProviderError, RegistrationStatus, RegistrationToken, TwoFactorProvider, UserStatus,
+};
 use crate::store::{
     AuditAction, AuditEvent, RegistrationChange, RegistrationRecord, Store, StoreError,
     TransitionOutcome, UserRecord,
@@ -233,17 +235,41 @@ impl<P: TwoFactorProvider, S: Store> RegistrationFollower<P, S> {
     /// The view of a stored registration: a completed one comes with its user and the user's
     /// live status (one provider read).
     pub(crate) async fn view(&self, record: RegistrationRecord) -> Result<RegistrationView, Error> {
+        self.view_with(record, None).await
+    }
+
+    /// [`view`](Self::view), with the user's status when the caller has just read it. When Authy
+    /// cannot be reached, a completed registration still shows its user: the stored fields, the
+    /// app registered (the scan proves it), no device list.
+    async fn view_with(
+        &self,
+        record: RegistrationRecord,
+        known: Option<UserStatus>,
+    ) -> Result<RegistrationView, Error> {
         if record.state != RegistrationState::Completed {
             return Ok(RegistrationView::pending(record));
         }
         let Some(user) = self.store.get_user(&record.user_id).await? else {
             return Ok(RegistrationView::pending(record));
         };
-        let status = self
-            .provider
-            .user_status(user.authy_id)
-            .await
-            .map_err(|e| self.upstream(e))?;
+        let status = match known {
+            Some(status) => status,
+            None => match self.provider.user_status(user.authy_id).await {
+                Ok(status) => status,
+                Err(e) if e.is_transient() => {
+                    note_upstream(&self.health, &e);
+                    UserStatus {
+                        authy_id: user.authy_id,
+                        confirmed: true,
+                        registered: true,
+                        country_code: Some(user.country_code.get()),
+                        masked_phone: user.masked_phone.clone(),
+                        devices: Vec::new(),
+                    }
+                }
+                Err(e) => return Err(self.upstream(e)),
+            },
+        };
         Ok(RegistrationView {
             record,
             user: Some(UserView {
@@ -296,11 +322,12 @@ impl<P: TwoFactorProvider, S: Store> RegistrationFollower<P, S> {
         let user = UserRecord {
             user_id: user_id.clone(),
             authy_id,
-            masked_phone: status.masked_phone,
+            masked_phone: status.masked_phone.clone(),
             country_code,
             enroll_time: now,
         };
-        self.transition(item, RegistrationChange::Completed(user), now, source)
+        let change = RegistrationChange::Completed(user);
+        self.transition_with(item, change, now, source, Some(status))
             .await
     }
 
@@ -319,6 +346,19 @@ impl<P: TwoFactorProvider, S: Store> RegistrationFollower<P, S> {
         change: RegistrationChange,
         at: DateTime<Utc>,
         source: &str,
+    ) -> Result<RegistrationView, Error> {
+        self.transition_with(item, change, at, source, None).await
+    }
+
+    /// [`transition`](Self::transition); `known` is the user's status just read, reused for the
+    /// view of a completion this call applied.
+    async fn transition_with(
+        &self,
+        item: &RegistrationView,
+        change: RegistrationChange,
+        at: DateTime<Utc>,
+        source: &str,
+        known: Option<UserStatus>,
     ) -> Result<RegistrationView, Error> {
         let user_id = &item.record.user_id;
         let outcome = match self
@@ -351,7 +391,7 @@ impl<P: TwoFactorProvider, S: Store> RegistrationFollower<P, S> {
             },
         )
         .await;
-        self.view(record).await
+        self.view_with(record, known).await
     }
 }
 

@@ -1591,7 +1591,8 @@ type WatchRegistrationResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Where the registration stands.
 	State RegistrationState `protobuf:"varint,1,opt,name=state,proto3,enum=authyd.v1.RegistrationState" json:"state,omitempty"`
-	// The enrolled user, when `state` is COMPLETED.
+	// The enrolled user, when `state` is COMPLETED, with Authy's live status; while Authy cannot
+	// be reached, the stored fields with `registered` true and no `devices`.
 	User *User `protobuf:"bytes,2,opt,name=user,proto3" json:"user,omitempty"`
 	// When the registration token expires (or expired).
 	ExpireTime    *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=expire_time,json=expireTime,proto3" json:"expire_time,omitempty"`

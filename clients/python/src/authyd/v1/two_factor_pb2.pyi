@@ -868,7 +868,9 @@ class WatchRegistrationResponse(_message.Message):
     """Where the registration stands."""
     @_builtins.property
     def user(self) -> Global___User:
-        """The enrolled user, when `state` is COMPLETED."""
+        """The enrolled user, when `state` is COMPLETED, with Authy's live status; while Authy cannot
+        be reached, the stored fields with `registered` true and no `devices`.
+        """
 
     @_builtins.property
     def expire_time(self) -> _timestamp_pb2.Timestamp:

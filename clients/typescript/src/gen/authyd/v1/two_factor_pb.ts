@@ -811,7 +811,8 @@ export type WatchRegistrationResponse = Message<"authyd.v1.WatchRegistrationResp
   state: RegistrationState;
 
   /**
-   * The enrolled user, when `state` is COMPLETED.
+   * The enrolled user, when `state` is COMPLETED, with Authy's live status; while Authy cannot
+   * be reached, the stored fields with `registered` true and no `devices`.
    *
    * @generated from field: authyd.v1.User user = 2;
    */
