@@ -135,8 +135,9 @@ impl Application {
                 tracing::warn!(
                     sim = %sim.base_url(),
                     "SANDBOX MODE: no Authy API key configured; authyd talks to its built-in Authy \
-                     simulator, not to Authy. No SMS is sent and no phone is involved: read codes \
-                     and answer approvals with authyd.sandbox.v1.SandboxService. The sandbox \
+                     simulator, not to Authy. No SMS is sent and no phone is involved: read codes, \
+                     answer approvals and scan registration QR codes with \
+                     authyd.sandbox.v1.SandboxService. The sandbox \
                      starts empty each time (simulator and sandbox database). Set \
                      AUTHYD_AUTHY_API_KEY to use the real Authy."
                 );
