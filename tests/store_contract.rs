@@ -1353,7 +1353,7 @@ async fn registration_failure_keeps_the_status<F: Fixture>(fx: F) {
     assert_eq!(s.get_user(&uid("ana")).await.unwrap(), None);
 }
 
-async fn pending_registrations_and_unenroll<F: Fixture>(mut fx: F) {
+async fn registrations_survive_a_restart_and_unenroll_forgets_them<F: Fixture>(mut fx: F) {
     let s = fx.store();
     s.start_registration(&registration("b", 2_000, 60_000))
         .await
@@ -1373,14 +1373,19 @@ async fn pending_registrations_and_unenroll<F: Fixture>(mut fx: F) {
     .unwrap();
     fx.restart().await;
     let s = fx.store();
-    let pending: Vec<String> = s
-        .pending_registrations()
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|r| r.user_id.to_string())
-        .collect();
-    assert_eq!(pending, ["a", "b"]);
+    let mut states = Vec::new();
+    for id in ["a", "b", "c"] {
+        let stored = s.get_registration(&uid(id)).await.unwrap().unwrap();
+        states.push(stored.state);
+    }
+    assert_eq!(
+        states,
+        [
+            RegistrationState::Pending,
+            RegistrationState::Pending,
+            RegistrationState::Completed
+        ]
+    );
     // Unenrolling forgets the registration too, so the user can register again.
     assert!(s.delete_user(&uid("c")).await.unwrap());
     assert_eq!(s.get_registration(&uid("c")).await.unwrap(), None);
@@ -1484,7 +1489,7 @@ macro_rules! store_contract {
                 registration_completion_enrolls_the_user_atomically,
                 registration_expiry_waits_for_the_stored_deadline,
                 registration_failure_keeps_the_status,
-                pending_registrations_and_unenroll,
+                registrations_survive_a_restart_and_unenroll_forgets_them,
                 concurrent_registration_transitions_have_one_winner,
                 callback_replays_are_remembered_within_the_window,
             );

@@ -437,6 +437,11 @@ impl<F: Follow> Hub<F> {
         self.inner.shutdown.send_replace(true);
     }
 
+    /// The [`Follow`] implementation the hub reads through.
+    pub fn source(&self) -> &F {
+        &self.inner.source
+    }
+
     /// Keys being followed (one follower task each).
     pub fn followers(&self) -> usize {
         self.inner.state.lock().entries.len()

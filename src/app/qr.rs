@@ -22,6 +22,13 @@ pub struct QrImages {
     pub png: Vec<u8>,
 }
 
+impl std::fmt::Debug for QrImages {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The images encode the registration token: never printed.
+        f.write_str("QrImages(redacted)")
+    }
+}
+
 /// Why a QR code could not be made (the data does not fit, or PNG encoding failed).
 #[derive(Debug, thiserror::Error)]
 #[error("cannot render the QR code: {0}")]

@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 use chrono::{DateTime, TimeDelta, Utc};
 
-use crate::app::hub::{Follow, RefreshError, WatchStream};
+use crate::app::hub::{Follow, WatchStream};
 use crate::app::qr::{self, QrImages};
 use crate::app::twofactor::{Caller, TwoFactor, UserView, append_audit, note_upstream};
 use crate::domain::{AuthyId, CountryCode, RegistrationState, RegistrationTtl, UserId};
@@ -39,13 +39,6 @@ pub struct RegistrationStart {
     pub record: RegistrationRecord,
     pub token: RegistrationToken,
     pub qr: QrImages,
-}
-
-impl std::fmt::Debug for QrImages {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        // The images encode the token: never printed.
-        f.write_str("QrImages(redacted)")
-    }
 }
 
 /// A registration as watchers see it: the stored row, and the enrolled user once completed.
@@ -134,7 +127,7 @@ impl<P: TwoFactorProvider, S: Store> TwoFactor<P, S> {
         self.registrations()
             .refresh_now(user_id.clone(), view)
             .await
-            .map_err(refresh_error)
+            .map_err(Error::from)
     }
 
     /// The token of the user's pending registration as StartRegistration issued it (same
@@ -167,7 +160,7 @@ impl<P: TwoFactorProvider, S: Store> TwoFactor<P, S> {
             .refresh_now(user_id.clone(), RegistrationView::pending(record))
             .await
             .map(Some)
-            .map_err(refresh_error)
+            .map_err(Error::from)
     }
 
     async fn registration(&self, user_id: &UserId) -> Result<RegistrationRecord, Error> {
@@ -201,13 +194,6 @@ fn seconds_up(t: DateTime<Utc>) -> DateTime<Utc> {
         t
     } else {
         down + TimeDelta::seconds(1)
-    }
-}
-
-fn refresh_error(e: RefreshError<Error>) -> Error {
-    match e {
-        RefreshError::Upstream(e) => (*e).clone(),
-        RefreshError::Aborted => Error::UpstreamUnavailable { retry_after: None },
     }
 }
 

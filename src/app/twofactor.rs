@@ -98,9 +98,7 @@ struct Inner<P: TwoFactorProvider, S: Store> {
     provider: Arc<P>,
     store: S,
     approvals: Hub<ApprovalFollower<P, S>>,
-    approval_follower: Arc<ApprovalFollower<P, S>>,
     registrations: Hub<RegistrationFollower<P, S>>,
-    registration_follower: Arc<RegistrationFollower<P, S>>,
     limits: Limits,
     health: Health,
     users: UserCache,
@@ -146,24 +144,19 @@ impl<P: TwoFactorProvider, S: Store> TwoFactor<P, S> {
         health: Health,
     ) -> Self {
         let provider = Arc::new(provider);
-        let approval_follower = Arc::new(ApprovalFollower {
+        let approval_follower = ApprovalFollower {
             provider: Arc::clone(&provider),
             store: store.clone(),
             health: health.clone(),
-        });
-        let registration_follower = Arc::new(RegistrationFollower::new(
-            Arc::clone(&provider),
-            store.clone(),
-            health.clone(),
-        ));
+        };
+        let registration_follower =
+            RegistrationFollower::new(Arc::clone(&provider), store.clone(), health.clone());
         Self {
             inner: Arc::new(Inner {
                 provider,
                 store,
-                approvals: Hub::new(Arc::clone(&approval_follower), hub.clone()),
-                approval_follower,
-                registrations: Hub::new(Arc::clone(&registration_follower), hub),
-                registration_follower,
+                approvals: Hub::new(Arc::new(approval_follower), hub.clone()),
+                registrations: Hub::new(Arc::new(registration_follower), hub),
                 limits: Limits::new(limits),
                 health,
                 users: UserCache::default(),
@@ -187,7 +180,7 @@ impl<P: TwoFactorProvider, S: Store> TwoFactor<P, S> {
     }
 
     pub(crate) fn registration_follower(&self) -> &RegistrationFollower<P, S> {
-        &self.inner.registration_follower
+        self.inner.registrations.source()
     }
 
     pub(crate) fn provider(&self) -> &P {
@@ -434,10 +427,7 @@ impl<P: TwoFactorProvider, S: Store> TwoFactor<P, S> {
             .approvals
             .refresh_now(approval_id.clone(), record)
             .await
-            .map_err(|e| match e {
-                RefreshError::Upstream(e) => (*e).clone(),
-                RefreshError::Aborted => Error::UpstreamUnavailable { retry_after: None },
-            })
+            .map_err(Error::from)
     }
 
     /// The approval now, then each change, ending after a terminal state; `Err(HubClosed)` if the
@@ -475,7 +465,8 @@ impl<P: TwoFactorProvider, S: Store> TwoFactor<P, S> {
         };
         let outcome = self
             .inner
-            .approval_follower
+            .approvals
+            .source()
             .transition(&record, to, source, now)
             .await?;
         let applied = outcome.is_applied();
@@ -676,6 +667,16 @@ impl<P: TwoFactorProvider, S: Store> Follow for ApprovalFollower<P, S> {
         )
         .await
         .map(TransitionOutcome::into_record)
+    }
+}
+
+/// A fresh read that failed: the follower's error, or UNAVAILABLE if the read was aborted.
+impl From<RefreshError<Error>> for Error {
+    fn from(e: RefreshError<Error>) -> Self {
+        match e {
+            RefreshError::Upstream(e) => (*e).clone(),
+            RefreshError::Aborted => Error::UpstreamUnavailable { retry_after: None },
+        }
     }
 }
 

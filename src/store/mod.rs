@@ -489,11 +489,6 @@ pub trait Store: Clone + Send + Sync + 'static {
         at: DateTime<Utc>,
     ) -> impl Future<Output = Result<TransitionOutcome<RegistrationRecord>, StoreError>> + Send;
 
-    /// Every registration still pending, oldest first.
-    fn pending_registrations(
-        &self,
-    ) -> impl Future<Output = Result<Vec<RegistrationRecord>, StoreError>> + Send;
-
     /// Remembers an accepted callback by a digest of its nonce and signature: true the first
     /// time, false for a replay. Entries older than `at - window` are forgotten (a callback
     /// that old is refused for its stale nonce before it gets here).

@@ -668,18 +668,6 @@ impl Store for SqliteStore {
         Ok(TransitionOutcome::Applied(record))
     }
 
-    async fn pending_registrations(&self) -> Result<Vec<RegistrationRecord>, StoreError> {
-        let rows = sqlx::query(concat!(
-            "SELECT ",
-            registration_columns!(),
-            " FROM registrations WHERE state = 'pending' ORDER BY create_time, user_id"
-        ))
-        .fetch_all(&self.pool)
-        .await
-        .map_err(|e| db_error("reading pending registrations", e))?;
-        rows.iter().map(registration_from_row).collect()
-    }
-
     async fn remember_callback(
         &self,
         digest: &[u8; 32],
