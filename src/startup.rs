@@ -406,7 +406,8 @@ fn cors(origins: &[String]) -> CorsLayer {
 }
 
 /// Keeps gRPC health and `/healthz` in step with the store and Authy, and refreshes the gauges
-/// (`authyd_active_watchers`, `authyd_pending_approvals_followed`) every 2 s.
+/// (`authyd_active_watchers` by kind, `authyd_pending_approvals_followed`,
+/// `authyd_pending_registrations_followed`) every 2 s.
 async fn watch_health(
     store: SqliteStore,
     health: Health,
