@@ -27,6 +27,9 @@
 #[path = "support/mod.rs"]
 mod support;
 
+#[path = "support/bare_proxy.rs"]
+mod bare_proxy;
+
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
@@ -57,8 +60,22 @@ struct Figures {
     latencies_ms: Vec<f64>,
     /// CPU time of each process during the run.
     authyd_cpu: Duration,
+    bare_cpu: Duration,
     sim_cpu: Duration,
     client_cpu: Duration,
+    /// Which process stood between client and simulator.
+    proxy: Proxy,
+}
+
+/// What stood between the client and the simulator in a run.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+enum Proxy {
+    /// Nothing: the client called the simulator.
+    #[default]
+    None,
+    /// The bare pass-through ([`bare_proxy`]).
+    Bare,
+    Authyd,
 }
 
 impl Figures {
@@ -71,10 +88,24 @@ impl Figures {
     fn cpu_us_per_call(cpu: Duration, calls: usize) -> f64 {
         cpu.as_secs_f64() * 1e6 / calls.max(1) as f64
     }
-    fn print(&self, label: &str) {
+    /// CPU time per call of the process in the middle (authyd or the bare pass-through).
+    fn proxy_cpu_us(&self) -> f64 {
+        let cpu = match self.proxy {
+            Proxy::None => Duration::ZERO,
+            Proxy::Bare => self.bare_cpu,
+            Proxy::Authyd => self.authyd_cpu,
+        };
+        Self::cpu_us_per_call(cpu, self.calls)
+    }
+    fn print(&self) {
+        let label = match self.proxy {
+            Proxy::None => "direct",
+            Proxy::Bare => "bare",
+            Proxy::Authyd => "authyd",
+        };
         println!(
             "{label:<8} {:>9.0} calls/s  p50 {:>7.3} ms  p99 {:>7.3} ms  max {:>7.2} ms  \
-             valid {:>6} invalid {:>3} errors {:>3}  CPU µs/call: client {:>4.0} authyd {:>4.0} sim {:>4.0}",
+             valid {:>6} invalid {:>3} errors {:>3}  CPU µs/call: client {:>4.0} proxy {:>4.0} sim {:>4.0}",
             self.rps(),
             self.p(0.5),
             self.p(0.99),
@@ -83,7 +114,7 @@ impl Figures {
             self.invalid,
             self.errors,
             Self::cpu_us_per_call(self.client_cpu, self.calls),
-            Self::cpu_us_per_call(self.authyd_cpu, self.calls),
+            self.proxy_cpu_us(),
             Self::cpu_us_per_call(self.sim_cpu, self.calls),
         );
         if let Some(e) = &self.first_error {
@@ -96,7 +127,13 @@ impl Figures {
 type Outcome = Result<bool, String>;
 
 /// Runs `total` calls of `call(i)` from `concurrency` closed-loop workers.
-async fn drive<F, Fut>(procs: &Procs, concurrency: usize, total: usize, call: F) -> Figures
+async fn drive<F, Fut>(
+    procs: &Procs,
+    proxy: Proxy,
+    concurrency: usize,
+    total: usize,
+    call: F,
+) -> Figures
 where
     F: Fn(usize, usize) -> Fut + Send + Sync + 'static,
     Fut: Future<Output = Outcome> + Send,
@@ -104,6 +141,7 @@ where
     let call = Arc::new(call);
     let next = Arc::new(AtomicUsize::new(0));
     let authyd_cpu = procs.server.cpu_time();
+    let bare_cpu = procs.bare.cpu_time();
     let sim_cpu = procs.sim.process.cpu_time();
     let client_cpu = support::cpu_time("/proc/self/stat");
     let started = Instant::now();
@@ -135,7 +173,10 @@ where
             f
         }));
     }
-    let mut all = Figures::default();
+    let mut all = Figures {
+        proxy,
+        ..Figures::default()
+    };
     for w in workers {
         let f = w.await.expect("worker");
         all.calls += f.calls;
@@ -149,6 +190,7 @@ where
     }
     all.elapsed = started.elapsed();
     all.authyd_cpu = procs.server.cpu_time().saturating_sub(authyd_cpu);
+    all.bare_cpu = procs.bare.cpu_time().saturating_sub(bare_cpu);
     all.sim_cpu = procs.sim.process.cpu_time().saturating_sub(sim_cpu);
     all.client_cpu = support::cpu_time("/proc/self/stat").saturating_sub(client_cpu);
     all.latencies_ms.sort_by(f64::total_cmp);
@@ -158,6 +200,7 @@ where
 struct Procs {
     sim: Sim,
     server: Server,
+    bare: support::Process,
 }
 
 struct Setup {
@@ -176,7 +219,7 @@ async fn direct(
 ) -> Figures {
     let setup = Arc::clone(setup);
     let http = http.clone();
-    drive(procs, concurrency, total, move |_, i| {
+    drive(procs, Proxy::None, concurrency, total, move |_, i| {
         let u = i % USERS;
         let url = format!(
             "{}/protected/json/verify/{}/{}?force=true",
@@ -199,8 +242,11 @@ async fn direct(
     .await
 }
 
-async fn through_authyd(
+/// `VerifyToken` calls through authyd, or through the bare pass-through (which is addressed by
+/// Authy id rather than by user id).
+async fn through(
     setup: &Arc<Setup>,
+    proxy: Proxy,
     clients: &[TwoFactorServiceClient<Channel>],
     procs: &Procs,
     concurrency: usize,
@@ -208,11 +254,16 @@ async fn through_authyd(
 ) -> Figures {
     let setup = Arc::clone(setup);
     let clients = clients.to_vec();
-    drive(procs, concurrency, total, move |worker, i| {
+    drive(procs, proxy, concurrency, total, move |worker, i| {
         let u = i % USERS;
         let mut client = clients[worker % clients.len()].clone();
+        let user_id = if proxy == Proxy::Bare {
+            setup.authy_ids[u].to_string()
+        } else {
+            setup.user_ids[u].clone()
+        };
         let request = VerifyTokenRequest {
-            user_id: setup.user_ids[u].clone(),
+            user_id,
             token: setup.codes.read()[u].clone(),
             action: String::new(),
         };
@@ -245,6 +296,12 @@ async fn fetch_codes(http: &reqwest::Client, sim_url: &str, authy_ids: &[i64]) -
 
 #[tokio::main]
 async fn main() {
+    let mut argv = std::env::args().skip(1);
+    if argv.next().as_deref() == Some("--bare-proxy") {
+        let sim_url = argv.next().expect("--bare-proxy SIM_URL");
+        bare_proxy::serve(sim_url, support::API_KEY).await;
+        return;
+    }
     let args: Vec<usize> = std::env::args()
         .skip(1)
         .filter_map(|a| a.parse().ok())
@@ -297,25 +354,46 @@ async fn main() {
             }
         })
     };
-    let procs = Procs { sim, server };
+    let bare = support::Process::spawn_program(
+        &std::env::current_exe().expect("bench executable"),
+        &["--bare-proxy".as_ref(), sim_url.as_ref()],
+        bare_proxy::MARKER,
+    )
+    .await;
+    let procs = Procs { sim, server, bare };
     let mut clients = Vec::new();
+    let mut bare_clients = Vec::new();
     for _ in 0..4 {
         clients.push(TwoFactorServiceClient::new(procs.server.channel().await));
+        bare_clients.push(TwoFactorServiceClient::new(
+            support::channel(procs.bare.addr).await,
+        ));
     }
 
     // Warm-up: connections, caches, the database pages of every user.
     let _ = direct(&setup, &http, &procs, loaded, 2_000).await;
-    let _ = through_authyd(&setup, &clients, &procs, loaded, 2_000).await;
+    let _ = through(&setup, Proxy::Bare, &bare_clients, &procs, loaded, 2_000).await;
+    let _ = through(&setup, Proxy::Authyd, &clients, &procs, loaded, 2_000).await;
 
     let mut results = Vec::new();
     for (concurrency, total) in [(1, idle_total), (loaded, loaded_total)] {
         println!("concurrency {concurrency}, {total} calls per side:");
         let d = direct(&setup, &http, &procs, concurrency, total).await;
-        d.print("direct");
-        let a = through_authyd(&setup, &clients, &procs, concurrency, total).await;
-        a.print("authyd");
+        d.print();
+        let b = through(
+            &setup,
+            Proxy::Bare,
+            &bare_clients,
+            &procs,
+            concurrency,
+            total,
+        )
+        .await;
+        b.print();
+        let a = through(&setup, Proxy::Authyd, &clients, &procs, concurrency, total).await;
+        a.print();
         println!();
-        results.push((concurrency, d, a));
+        results.push((concurrency, d, b, a));
     }
     let fault = http
         .post(format!("{sim_url}/__sim/faults"))
@@ -333,9 +411,9 @@ async fn main() {
          {UPSTREAM_LATENCY_MS} ms (information):"
     );
     let far_direct = direct(&setup, &http, &procs, loaded, far_total).await;
-    far_direct.print("direct");
-    let far_authyd = through_authyd(&setup, &clients, &procs, loaded, far_total).await;
-    far_authyd.print("authyd");
+    far_direct.print();
+    let far_authyd = through(&setup, Proxy::Authyd, &clients, &procs, loaded, far_total).await;
+    far_authyd.print();
     println!();
     refresher.abort();
     procs.server.process.print_warnings("authyd");
@@ -343,23 +421,25 @@ async fn main() {
     println!("load average at the end: {}\n", support::loadavg());
 
     println!(
-        "{:<58} {:>14} {:>12} {:>6}",
+        "{:<62} {:>12} {:>10} {:>6}",
         "figure", "measured", "target", ""
     );
     let row = |name: String, measured: String, target: &str, pass: Option<bool>| {
         println!(
-            "{name:<58} {measured:>14} {target:>12} {:>6}",
+            "{name:<62} {measured:>12} {target:>10} {:>6}",
             pass.map_or("-", verdict)
         );
     };
-    for (concurrency, d, a) in &results {
+    for (concurrency, d, b, a) in &results {
+        let c = *concurrency;
+        let idle = c == 1;
         let added_p50 = a.p(0.5) - d.p(0.5);
         let added_p99 = a.p(0.99) - d.p(0.99);
         let ratio = 100.0 * a.rps() / d.rps();
         let clean = d.errors == 0 && a.errors == 0;
         row(
             format!(
-                "c={concurrency}: p50 added by authyd ({:.3} vs {:.3} ms)",
+                "c={c}: p50 added by authyd ({:.3} vs {:.3} ms)",
                 a.p(0.5),
                 d.p(0.5)
             ),
@@ -369,7 +449,7 @@ async fn main() {
         );
         row(
             format!(
-                "c={concurrency}: p99 added by authyd ({:.3} vs {:.3} ms)",
+                "c={c}: p99 added by authyd ({:.3} vs {:.3} ms)",
                 a.p(0.99),
                 d.p(0.99)
             ),
@@ -379,13 +459,35 @@ async fn main() {
         );
         row(
             format!(
-                "c={concurrency}: throughput kept ({:.0} vs {:.0} calls/s)",
+                "c={c}: throughput kept ({:.0} vs {:.0} calls/s)",
                 a.rps(),
                 d.rps()
             ),
             format!("{ratio:.1} %"),
-            ">= 50 %",
-            Some(clean && ratio >= 50.0),
+            // One caller's throughput is 1 / its latency: the row above, restated.
+            if idle { "(info)" } else { ">= 50 %" },
+            (!idle).then_some(clean && ratio >= 50.0),
+        );
+        row(
+            format!(
+                "c={c}:   the bare pass-through keeps ({:.0} calls/s)",
+                b.rps()
+            ),
+            format!("{:.1} %", 100.0 * b.rps() / d.rps()),
+            "(floor)",
+            None,
+        );
+        row(
+            format!("c={c}:   authyd keeps of the bare pass-through"),
+            format!("{:.1} %", 100.0 * a.rps() / b.rps()),
+            "(info)",
+            None,
+        );
+        row(
+            format!("c={c}:   CPU per call, authyd vs the bare pass-through"),
+            format!("{:.0} / {:.0} µs", a.proxy_cpu_us(), b.proxy_cpu_us()),
+            "(info)",
+            None,
         );
     }
 
@@ -412,9 +514,13 @@ async fn main() {
     );
     println!(
         "(at the loaded level both sides are saturated closed loops: latency ≈ concurrency / \
-         throughput, so its p50 row restates its throughput row)"
+         throughput, so its p50 row restates its throughput row; the bare pass-through is a \
+         tonic server forwarding with reqwest and doing nothing else, the floor for any gRPC \
+         service in front of the simulator on these cores)"
     );
 
     procs.server.stop().await;
     procs.sim.stop().await;
+    let mut bare = procs.bare;
+    bare.stop().await;
 }

@@ -55,9 +55,14 @@ pub struct Process {
 impl Process {
     /// Runs `authyd --log-format json <args>` and waits (≤ 30 s) for its `<marker> ADDR` line.
     async fn spawn(args: &[&std::ffi::OsStr], marker: &str) -> Self {
-        let exe = authyd_exe();
-        let mut child = Command::new(&exe)
-            .args(["--log-format", "json"])
+        let mut all: Vec<&std::ffi::OsStr> = vec!["--log-format".as_ref(), "json".as_ref()];
+        all.extend_from_slice(args);
+        Self::spawn_program(&authyd_exe(), &all, marker).await
+    }
+
+    /// Runs `exe <args>` and waits (≤ 30 s) for its `<marker> ADDR` line on stderr.
+    pub async fn spawn_program(exe: &Path, args: &[&std::ffi::OsStr], marker: &str) -> Self {
+        let mut child = Command::new(exe)
             .args(args)
             .env("AUTHYD_LOG", "info")
             .env("NO_COLOR", "1")
@@ -75,7 +80,7 @@ impl Process {
                     .next_line()
                     .await
                     .expect("child stderr")
-                    .unwrap_or_else(|| panic!("authyd exited before `{marker}`"));
+                    .unwrap_or_else(|| panic!("{} exited before `{marker}`", exe.display()));
                 if let Some(rest) = line.split(marker).nth(1) {
                     let addr: String = rest
                         .trim_start()
@@ -135,9 +140,19 @@ impl Process {
         }
     }
 
-    async fn stop(&mut self) {
+    pub async fn stop(&mut self) {
         let _ = self.child.kill().await;
     }
+}
+
+/// One HTTP/2 connection to the gRPC server at `addr`.
+pub async fn channel(addr: SocketAddr) -> Channel {
+    Endpoint::from_shared(format!("http://{addr}"))
+        .expect("uri")
+        .tcp_nodelay(true)
+        .connect()
+        .await
+        .unwrap_or_else(|e| panic!("connect to {addr}: {e}"))
 }
 
 /// `authyd sim` as a separate process on a loopback port picked by the OS, accepting [`API_KEY`].
@@ -229,12 +244,7 @@ impl Server {
 
     /// One HTTP/2 connection to its gRPC port.
     pub async fn channel(&self) -> Channel {
-        Endpoint::from_shared(format!("http://{}", self.grpc_addr))
-            .expect("uri")
-            .tcp_nodelay(true)
-            .connect()
-            .await
-            .expect("connect to authyd")
+        channel(self.grpc_addr).await
     }
 
     pub fn pid(&self) -> u32 {
