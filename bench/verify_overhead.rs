@@ -4,8 +4,9 @@
 //!     cargo bench --bench verify_overhead                 # concurrency 1 and 64; 2000 / 20000 calls
 //!     cargo bench --bench verify_overhead -- 128 40000    # the loaded level: concurrency, calls
 //!
-//! Three processes on loopback: this bench (the clients), the Authy simulator (`authyd sim`) and
-//! authyd (`target/release/authyd serve`, built by Cargo before the bench) pointed at it.
+//! Processes on loopback: this bench (the clients), the Authy simulator (`authyd sim`),
+//! authyd (`target/release/authyd serve`, built by Cargo before the bench) pointed at it, and the
+//! bare pass-through below.
 //! Both sides verify the users' real TOTP codes (read from `/__sim/users/{id}/codes` and refreshed
 //! every 5 s), so every answer is `valid=true` and authyd's local limit on failed verifications
 //! never interferes; 100 users are enrolled through authyd first.
@@ -13,7 +14,10 @@
 //! - direct: `GET /protected/json/verify/{token}/{authy_id}?force=true` with `X-Authy-API-Key`
 //!   (reqwest, one pooled connection per concurrent request, as authyd's own client does);
 //! - authyd: `authyd.v1.TwoFactorService/VerifyToken` (tonic, a few HTTP/2 channels), which reads
-//!   the user, checks the local limit, makes that same GET, and appends an audit event.
+//!   the user, checks the local limit, makes that same GET, and appends an audit event;
+//! - bare: the same gRPC call to a bare pass-through ([`bare_proxy`], this bench's executable run
+//!   as a fourth process with `--bare-proxy SIM_URL`) that only forwards it with reqwest: the
+//!   floor under authyd, the price of one gRPC hop and one HTTP call on these cores.
 //!
 //! Two levels: concurrency 1 (the latency authyd adds when idle) and a loaded level (throughput).
 //! A third run, for information, repeats the loaded level with the simulator answering verifies
