@@ -63,8 +63,6 @@ const INSERT_ATTEMPTS: usize = 3;
 
 /// Most audit events one INSERT appends.
 const AUDIT_BATCH: usize = 256;
-/// Most times the audit writer yields to gather a batch (see `gather`).
-const AUDIT_GATHER_YIELDS: usize = 4;
 /// Audit events waiting for the writer before `append_audit` callers wait for room.
 const AUDIT_QUEUE: usize = 4096;
 
@@ -750,7 +748,6 @@ async fn audit_writer(pool: SqlitePool, in_memory: bool, mut queue: mpsc::Receiv
             () = &mut closed => break,
             n = queue.recv_many(&mut batch, AUDIT_BATCH) => if n == 0 { break },
         }
-        gather(&mut queue, &mut batch).await;
         let outcome = if in_memory {
             insert_audit_batch(&pool, &batch).await
         } else {
@@ -779,30 +776,6 @@ async fn audit_writer(pool: SqlitePool, in_memory: bool, mut queue: mpsc::Receiv
     }
     // Returned to the pool, which closes it if the pool is closing.
     drop(own);
-}
-
-/// Under load, lets the tasks that are ready run before a batch is written, so the events they
-/// are about to append join it: a verification a few microseconds behind does not wait for the
-/// next batch, and each statement carries more events (fewer wake-ups of SQLite's thread per
-/// event). Yields only while they bring new events, at most [`AUDIT_GATHER_YIELDS`] times; when
-/// nothing else is running, the first yield returns at once with nothing, and the batch goes.
-async fn gather(queue: &mut mpsc::Receiver<PendingAudit>, batch: &mut Vec<PendingAudit>) {
-    for _ in 0..AUDIT_GATHER_YIELDS {
-        if batch.len() >= AUDIT_BATCH {
-            return;
-        }
-        tokio::task::yield_now().await;
-        let before = batch.len();
-        while batch.len() < AUDIT_BATCH {
-            match queue.try_recv() {
-                Ok(event) => batch.push(event),
-                Err(_) => break,
-            }
-        }
-        if batch.len() == before {
-            return;
-        }
-    }
 }
 
 /// One statement whatever the batch size (so it is prepared once per connection): the events
