@@ -79,6 +79,10 @@ pub enum Error {
     /// The server is shutting down; retry on another connection.
     #[error("authyd is shutting down")]
     ShuttingDown,
+    /// authyd's database cannot be used right now (busy, locked, I/O error, disk full, pool
+    /// exhausted); retrying later may succeed. The detail goes to the log, not to the caller.
+    #[error("authyd's database is unavailable")]
+    StoreUnavailable { detail: String },
     /// A failure inside authyd (storage). The detail goes to the log, not to the caller.
     #[error("internal error")]
     Internal { detail: String },
@@ -105,6 +109,7 @@ impl Error {
             Self::Unauthenticated => "UNAUTHENTICATED",
             Self::PermissionDenied { .. } => "PERMISSION_DENIED",
             Self::ShuttingDown => "SHUTTING_DOWN",
+            Self::StoreUnavailable { .. } => "STORE_UNAVAILABLE",
             Self::Internal { .. } => "INTERNAL",
         }
     }

@@ -351,6 +351,53 @@ async fn authy_down_is_unavailable() {
 }
 
 #[tokio::test]
+async fn a_locked_database_is_unavailable_with_retry_info_and_the_retry_succeeds() {
+    // Another process holds SQLite's write lock (a backup tool, an operator's shell): authyd's
+    // write waits its busy timeout, then the caller gets UNAVAILABLE STORE_UNAVAILABLE with a
+    // RetryInfo, not INTERNAL, and nothing about the database in the message. Once the lock is
+    // gone the same call succeeds.
+    use sqlx::Connection as _;
+    use tonic_types::StatusExt as _;
+    let app = spawn_app().await;
+    let db = app.data_dir.join("authyd.sqlite3");
+    let mut holder = sqlx::SqliteConnection::connect(&format!("sqlite://{}", db.display()))
+        .await
+        .unwrap();
+    sqlx::query("BEGIN IMMEDIATE")
+        .execute(&mut holder)
+        .await
+        .unwrap();
+    let e = app
+        .api
+        .clone()
+        .enroll(support::enroll_request("gus"))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        (e.code(), details(&e).0.as_str()),
+        (Code::Unavailable, "STORE_UNAVAILABLE"),
+        "{e:?}"
+    );
+    assert_eq!(
+        e.get_error_details()
+            .retry_info()
+            .expect("RetryInfo")
+            .retry_delay,
+        Some(Duration::from_secs(1))
+    );
+    for leak in ["locked", "busy", "sqlite", "authyd.sqlite3"] {
+        assert!(
+            !e.message().to_lowercase().contains(leak),
+            "{}",
+            e.message()
+        );
+    }
+    sqlx::query("ROLLBACK").execute(&mut holder).await.unwrap();
+    let user = enroll(&app, "gus").await;
+    assert_eq!(user.user_id, "gus");
+}
+
+#[tokio::test]
 async fn request_approval_is_idempotent_per_request_id() {
     let app = spawn_app().await;
     enroll(&app, "gus").await;

@@ -157,7 +157,8 @@ impl<S: Store> CallerKeys<S> {
     }
 
     /// The caller behind a presented key: [`Error::Unauthenticated`] for a malformed, unknown
-    /// or revoked key, [`Error::Internal`] when the store cannot answer.
+    /// or revoked key, [`Error::StoreUnavailable`] or [`Error::Internal`] when the store cannot
+    /// answer.
     pub async fn authenticate(&self, presented: &str) -> Result<Authenticated, Error> {
         if presented.is_empty() || presented.len() > MAX_PRESENTED_LEN {
             return Err(Error::Unauthenticated);

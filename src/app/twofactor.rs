@@ -74,6 +74,9 @@ impl From<StoreError> for Error {
             StoreError::NotFound => Error::Internal {
                 detail: "a stored row disappeared".to_owned(),
             },
+            StoreError::Unavailable(_) => Error::StoreUnavailable {
+                detail: e.to_string(),
+            },
             other => Error::Internal {
                 detail: other.to_string(),
             },

@@ -10,6 +10,10 @@ use crate::error::Error;
 /// The `ErrorInfo` domain of every authyd error.
 pub const ERROR_DOMAIN: &str = "authyd";
 
+/// The `RetryInfo` delay of STORE_UNAVAILABLE: a busy or locked database usually frees within
+/// seconds (a statement already waited the busy timeout before failing).
+pub const STORE_RETRY_AFTER: std::time::Duration = std::time::Duration::from_secs(1);
+
 impl From<Error> for tonic::Status {
     fn from(error: Error) -> Self {
         let code = match &error {
@@ -23,7 +27,9 @@ impl From<Error> for tonic::Status {
             | Error::RegistrationPending
             | Error::UserAlreadyEnrolled => Code::FailedPrecondition,
             Error::TooManyAttempts { .. } => Code::ResourceExhausted,
-            Error::UpstreamUnavailable { .. } | Error::ShuttingDown => Code::Unavailable,
+            Error::UpstreamUnavailable { .. }
+            | Error::StoreUnavailable { .. }
+            | Error::ShuttingDown => Code::Unavailable,
             Error::UpstreamCredentials | Error::UpstreamProtocol | Error::Internal { .. } => {
                 Code::Internal
             }
@@ -32,8 +38,14 @@ impl From<Error> for tonic::Status {
         };
         // The caller sees "internal error"; the operator needs the cause (never secret: store
         // and setup errors name ids at most).
-        if let Error::Internal { detail } = &error {
-            tracing::error!(%detail, "request failed with an internal error");
+        match &error {
+            Error::Internal { detail } => {
+                tracing::error!(%detail, "request failed with an internal error");
+            }
+            Error::StoreUnavailable { detail } => {
+                tracing::warn!(%detail, "request failed: the database is unavailable");
+            }
+            _ => {}
         }
         let mut details = ErrorDetails::new();
         details.set_error_info(error.reason(), ERROR_DOMAIN, []);
@@ -50,6 +62,9 @@ impl From<Error> for tonic::Status {
                 retry_after: Some(delay),
             } => {
                 details.set_retry_info(Some(*delay));
+            }
+            Error::StoreUnavailable { .. } => {
+                details.set_retry_info(Some(STORE_RETRY_AFTER));
             }
             _ => {}
         }
@@ -93,6 +108,9 @@ mod tests {
             Error::Unauthenticated,
             Error::PermissionDenied { scope: "verify" },
             Error::ShuttingDown,
+            Error::StoreUnavailable {
+                detail: "disk on fire at /var/lib/x".into(),
+            },
             Error::Internal {
                 detail: "disk on fire at /var/lib/x".into(),
             },
@@ -125,6 +143,15 @@ mod tests {
         );
 
         assert_eq!(decode(Error::UserNotFound).0, Code::NotFound);
+        // The database busy or locked: worth a retry, and said so.
+        let (code, _, d) = decode(Error::StoreUnavailable {
+            detail: "database is locked".into(),
+        });
+        assert_eq!(code, Code::Unavailable);
+        assert_eq!(
+            d.retry_info().expect("RetryInfo").retry_delay,
+            Some(STORE_RETRY_AFTER)
+        );
         assert_eq!(decode(Error::ApprovalNotFound).0, Code::NotFound);
         let (code, _, d) = decode(Error::TooManyAttempts {
             retry_after: Duration::from_secs(60),

@@ -337,9 +337,15 @@ pub enum StoreError {
     #[error("already exists")]
     AlreadyExists,
     /// The database cannot be reached or used right now (pool exhausted or closed, I/O error,
-    /// database locked, …); retrying later may succeed.
+    /// database locked or busy, disk full, …); retrying later may succeed. Callers see
+    /// UNAVAILABLE.
     #[error("store unavailable: {0}")]
     Unavailable(String),
+    /// The database refused the operation for a reason a retry does not fix: a constraint the
+    /// code did not expect, a statement it cannot run, a value that cannot be encoded. A bug or
+    /// a schema problem; callers see INTERNAL.
+    #[error("store failure: {0}")]
+    Failed(String),
     /// A stored value no longer parses into its domain type, or the schema is not one this
     /// build understands. Retrying does not help.
     #[error("store corrupt: {0}")]

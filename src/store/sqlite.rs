@@ -230,7 +230,7 @@ impl Store for SqliteStore {
         approval: &ApprovalRecord,
     ) -> Result<Inserted<ApprovalRecord>, StoreError> {
         let details = serde_json::to_string(&approval.details).map_err(|_| {
-            StoreError::Unavailable(format!(
+            StoreError::Failed(format!(
                 "approval {}: details could not be encoded",
                 approval.approval_id
             ))
@@ -799,7 +799,7 @@ async fn insert_audit_batch<'e>(
         })
         .collect();
     let rows = serde_json::to_string(&rows)
-        .map_err(|e| StoreError::Unavailable(format!("encoding audit events: {e}")))?;
+        .map_err(|e| StoreError::Failed(format!("encoding audit events: {e}")))?;
     sqlx::query(
         "INSERT INTO audit_events (at, caller, action, user_id, subject, outcome, detail) \
          SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4, value ->> 5, \
@@ -836,10 +836,43 @@ fn db_error(context: &str, e: sqlx::Error) -> StoreError {
             StoreError::Corrupt(format!("{context}: a value does not decode"))
         }
         sqlx::Error::Database(db) => {
-            StoreError::Unavailable(format!("{context}: {}", db.message()))
+            let message = format!("{context}: {}", db.message());
+            if db.code().as_deref().is_some_and(transient_sqlite_code) {
+                StoreError::Unavailable(message)
+            } else {
+                StoreError::Failed(message)
+            }
         }
+        // What sqlx itself could not do with our statement or values: retrying repeats it.
+        e @ (sqlx::Error::Configuration(_)
+        | sqlx::Error::InvalidArgument(_)
+        | sqlx::Error::Protocol(_)
+        | sqlx::Error::TypeNotFound { .. }
+        | sqlx::Error::ColumnIndexOutOfBounds { .. }
+        | sqlx::Error::Encode(_)) => StoreError::Failed(format!("{context}: {e}")),
+        // The pool timed out or is closed, an I/O error, the worker thread died, ….
         other => StoreError::Unavailable(format!("{context}: {other}")),
     }
+}
+
+/// Whether an SQLite (extended) result code names a condition that may pass: the database busy
+/// or locked by another connection, an I/O error, a full disk, a file that cannot be opened
+/// right now, or a read-only state (a remount). Anything else (constraints, misuse, schema
+/// errors) repeats on retry.
+fn transient_sqlite_code(code: &str) -> bool {
+    const BUSY: i32 = 5;
+    const LOCKED: i32 = 6;
+    const READONLY: i32 = 8;
+    const IOERR: i32 = 10;
+    const FULL: i32 = 13;
+    const CANTOPEN: i32 = 14;
+    const PROTOCOL: i32 = 15;
+    code.parse::<i32>().is_ok_and(|extended| {
+        matches!(
+            extended & 0xff,
+            BUSY | LOCKED | READONLY | IOERR | FULL | CANTOPEN | PROTOCOL
+        )
+    })
 }
 
 fn migrate_error(e: sqlx::migrate::MigrateError) -> StoreError {
@@ -1069,6 +1102,32 @@ mod tests {
             );
         }
         assert_eq!(authy_id_to_sql(AuthyId::new(42)), 42);
+    }
+
+    #[test]
+    fn only_conditions_that_may_pass_are_transient() {
+        // BUSY, BUSY_RECOVERY (5 | 1 << 8), LOCKED, IOERR_WRITE (10 | 3 << 8), FULL, CANTOPEN.
+        for code in ["5", "261", "6", "778", "13", "14"] {
+            assert!(transient_sqlite_code(code), "{code}");
+        }
+        // CONSTRAINT, CONSTRAINT_UNIQUE, ERROR, MISUSE, not a number.
+        for code in ["19", "2067", "1", "21", "", "busy"] {
+            assert!(!transient_sqlite_code(code), "{code}");
+        }
+    }
+
+    #[tokio::test]
+    async fn a_refused_statement_is_a_failure_not_unavailability() {
+        // A trigger's RAISE(ABORT) (here: the audit trail refusing an UPDATE) repeats on retry.
+        let store = SqliteStore::open_url("sqlite::memory:").await.unwrap();
+        store.append_audit(&event(1, None)).await.unwrap();
+        let e = sqlx::query("UPDATE audit_events SET outcome = 'x'")
+            .execute(&store.pool)
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(db_error("testing", e), StoreError::Failed(m) if m.contains("append-only"))
+        );
     }
 
     /// A directory removed on drop.
