@@ -19,7 +19,8 @@
 //!   as a fourth process with `--bare-proxy SIM_URL`) that only forwards it with reqwest: the
 //!   floor under authyd, the price of one gRPC hop and one HTTP call on these cores.
 //!
-//! Two levels: concurrency 1 (the latency authyd adds when idle) and a loaded level (throughput).
+//! Two levels: concurrency 1 (the latency authyd adds when idle) and a loaded level (throughput),
+//! each run in [`ROUNDS`] rounds with the sides interleaved; the summary reports medians.
 //! A third run, for information, repeats the loaded level with the simulator answering verifies
 //! after [`UPSTREAM_LATENCY_MS`] (a latency fault), as a real Authy a network away would: then
 //! both sides wait on the upstream instead of competing for the cores, which shows what authyd
@@ -46,6 +47,8 @@ use support::{Server, Sim, quantile, verdict};
 use tonic::transport::Channel;
 
 const USERS: usize = 100;
+/// Rounds per level; the summary reports medians.
+const ROUNDS: usize = 3;
 /// Upstream latency of the informational third run.
 const UPSTREAM_LATENCY_MS: u64 = 20;
 const CODE_REFRESH: Duration = Duration::from_secs(5);
@@ -124,6 +127,41 @@ impl Figures {
         if let Some(e) = &self.first_error {
             println!("         first error: {e}");
         }
+    }
+}
+
+/// Rounds of a side at one level, summarised by medians.
+#[derive(Default)]
+struct Rounds(Vec<Figures>);
+
+impl Rounds {
+    fn median(&self, figure: impl Fn(&Figures) -> f64) -> f64 {
+        let mut values: Vec<f64> = self.0.iter().map(figure).collect();
+        values.sort_by(f64::total_cmp);
+        quantile(&values, 0.5)
+    }
+    fn rps(&self) -> f64 {
+        self.median(Figures::rps)
+    }
+    fn p(&self, q: f64) -> f64 {
+        self.median(|f| f.p(q))
+    }
+    fn proxy_cpu_us(&self) -> f64 {
+        self.median(Figures::proxy_cpu_us)
+    }
+    /// The median over rounds of `figure(self's round i, other's round i)`.
+    fn paired(&self, other: &Rounds, figure: impl Fn(&Figures, &Figures) -> f64) -> f64 {
+        let mut values: Vec<f64> = self
+            .0
+            .iter()
+            .zip(&other.0)
+            .map(|(a, b)| figure(a, b))
+            .collect();
+        values.sort_by(f64::total_cmp);
+        quantile(&values, 0.5)
+    }
+    fn errors(&self) -> usize {
+        self.0.iter().map(|f| f.errors).sum()
     }
 }
 
@@ -379,23 +417,31 @@ async fn main() {
     let _ = through(&setup, Proxy::Bare, &bare_clients, &procs, loaded, 2_000).await;
     let _ = through(&setup, Proxy::Authyd, &clients, &procs, loaded, 2_000).await;
 
+    // Each level runs ROUNDS times, the three sides interleaved (direct, bare, authyd, direct,
+    // …), so a slow spell of the machine hits every side; the summary takes each figure's median.
     let mut results = Vec::new();
     for (concurrency, total) in [(1, idle_total), (loaded, loaded_total)] {
-        println!("concurrency {concurrency}, {total} calls per side:");
-        let d = direct(&setup, &http, &procs, concurrency, total).await;
-        d.print();
-        let b = through(
-            &setup,
-            Proxy::Bare,
-            &bare_clients,
-            &procs,
-            concurrency,
-            total,
-        )
-        .await;
-        b.print();
-        let a = through(&setup, Proxy::Authyd, &clients, &procs, concurrency, total).await;
-        a.print();
+        println!("concurrency {concurrency}, {total} calls per side, {ROUNDS} rounds:");
+        let (mut d, mut b, mut a) = (Rounds::default(), Rounds::default(), Rounds::default());
+        for _ in 0..ROUNDS {
+            let round = direct(&setup, &http, &procs, concurrency, total).await;
+            round.print();
+            d.0.push(round);
+            let round = through(
+                &setup,
+                Proxy::Bare,
+                &bare_clients,
+                &procs,
+                concurrency,
+                total,
+            )
+            .await;
+            round.print();
+            b.0.push(round);
+            let round = through(&setup, Proxy::Authyd, &clients, &procs, concurrency, total).await;
+            round.print();
+            a.0.push(round);
+        }
         println!();
         results.push((concurrency, d, b, a));
     }
@@ -437,10 +483,11 @@ async fn main() {
     for (concurrency, d, b, a) in &results {
         let c = *concurrency;
         let idle = c == 1;
-        let added_p50 = a.p(0.5) - d.p(0.5);
-        let added_p99 = a.p(0.99) - d.p(0.99);
-        let ratio = 100.0 * a.rps() / d.rps();
-        let clean = d.errors == 0 && a.errors == 0;
+        // Paired per round (the rounds of one index ran back to back), then the median.
+        let added_p50 = a.paired(d, |a, d| a.p(0.5) - d.p(0.5));
+        let added_p99 = a.paired(d, |a, d| a.p(0.99) - d.p(0.99));
+        let ratio = a.paired(d, |a, d| 100.0 * a.rps() / d.rps());
+        let clean = d.errors() == 0 && a.errors() == 0;
         row(
             format!(
                 "c={c}: p50 added by authyd ({:.3} vs {:.3} ms)",
@@ -477,13 +524,13 @@ async fn main() {
                 "c={c}:   the bare pass-through keeps ({:.0} calls/s)",
                 b.rps()
             ),
-            format!("{:.1} %", 100.0 * b.rps() / d.rps()),
+            format!("{:.1} %", b.paired(d, |b, d| 100.0 * b.rps() / d.rps())),
             "(floor)",
             None,
         );
         row(
             format!("c={c}:   authyd keeps of the bare pass-through"),
-            format!("{:.1} %", 100.0 * a.rps() / b.rps()),
+            format!("{:.1} %", a.paired(b, |a, b| 100.0 * a.rps() / b.rps())),
             "(info)",
             None,
         );
@@ -517,8 +564,9 @@ async fn main() {
         None,
     );
     println!(
-        "(at the loaded level both sides are saturated closed loops: latency ≈ concurrency / \
-         throughput, so its p50 row restates its throughput row; the bare pass-through is a \
+        "(figures per level are medians over {ROUNDS} interleaved rounds, differences and ratios \
+         paired by round; at the loaded level both sides are saturated closed loops: latency ≈ \
+         concurrency / throughput, so its p50 row restates its throughput row; the bare pass-through is a \
          tonic server forwarding with reqwest and doing nothing else, the floor for any gRPC \
          service in front of the simulator on these cores)"
     );
