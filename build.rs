@@ -7,6 +7,12 @@ use std::path::{Path, PathBuf};
 
 const API: &str = "proto/authyd/v1/two_factor.proto";
 const SANDBOX: &str = "proto/authyd/sandbox/v1/sandbox.proto";
+/// Messages whose fields hold a credential: a token the user typed, or a registration JWT (and
+/// the URI and QR codes that encode it). Their derived Debug would print it.
+const SECRET_BEARING: [&str; 2] = [
+    "authyd.v1.VerifyTokenRequest",
+    "authyd.v1.StartRegistrationResponse",
+];
 
 fn descriptor_set(
     files: &[&str],
@@ -27,6 +33,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     tonic_prost_build::configure()
         .build_server(true)
         .build_client(true)
+        // Messages that carry a secret get a redacting Debug, written in src/grpc/pb.rs.
+        .skip_debug(SECRET_BEARING)
         .compile_fds(all.file_descriptor_set())?;
     println!("cargo:rerun-if-changed=proto");
     // sqlx::migrate! notices edits to existing migrations but not new files.
