@@ -62,11 +62,44 @@ pub struct DatabaseArgs {
 impl DatabaseArgs {
     /// The database of a server that talks to Authy (the one caller keys live in): the URL if
     /// given, else `authyd.sqlite3` under the data directory.
-    pub fn database(&self) -> Database {
+    pub fn database(&self) -> Result<Database, ConfigError> {
         match &self.database_url {
-            Some(url) => Database::Url(url.clone()),
-            None => Database::SqliteFile(self.data_dir.join("authyd.sqlite3")),
+            Some(url) => SqliteUrl::parse(url).map(Database::Url),
+            None => Ok(Database::SqliteFile(self.data_dir.join("authyd.sqlite3"))),
         }
+    }
+}
+
+/// An `sqlite:` database URL (`sqlite://path/to/file.db`, `sqlite::memory:`), the only kind
+/// this build stores in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SqliteUrl(String);
+
+impl SqliteUrl {
+    /// Refuses any other scheme, naming the scheme but never echoing the URL (a PostgreSQL URL
+    /// holds a password).
+    pub fn parse(url: &str) -> Result<Self, ConfigError> {
+        if url.starts_with("sqlite:") {
+            return Ok(Self(url.to_owned()));
+        }
+        let scheme = url.split_once(':').map(|(scheme, _)| scheme).filter(|s| {
+            !s.is_empty()
+                && s.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c))
+        });
+        Err(ConfigError(match scheme {
+            Some(scheme) => format!(
+                "--database-url (AUTHYD_DATABASE_URL): `{scheme}:` databases are not supported by \
+                 this build; give an `sqlite:` URL, or --data-dir for the SQLite file"
+            ),
+            None => "--database-url (AUTHYD_DATABASE_URL): not a database URL; give an `sqlite:` \
+                     URL, or --data-dir for the SQLite file"
+                .to_owned(),
+        }))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
     }
 }
 
@@ -101,7 +134,7 @@ pub enum KeysCommand {
 
 impl KeysCommand {
     /// The database the command works on.
-    pub fn database(&self) -> Database {
+    pub fn database(&self) -> Result<Database, ConfigError> {
         match self {
             Self::Create { db, .. } | Self::List { db } | Self::Revoke { db, .. } => db.database(),
         }
@@ -168,7 +201,7 @@ pub enum Database {
     /// An SQLite file.
     SqliteFile(PathBuf),
     /// A database URL given explicitly.
-    Url(String),
+    Url(SqliteUrl),
 }
 
 /// Which Authy authyd talks to.
@@ -240,7 +273,7 @@ impl Settings {
                 Database::SqliteFile(args.db.data_dir.join("sandbox.sqlite3")),
                 true,
             ),
-            _ => (args.db.database(), false),
+            _ => (args.db.database()?, false),
         };
         Ok(Self {
             grpc_addr: args.grpc_addr,
@@ -344,7 +377,7 @@ mod tests {
         .unwrap();
         assert_eq!(
             create.database(),
-            Database::SqliteFile(PathBuf::from("/d/authyd.sqlite3"))
+            Ok(Database::SqliteFile(PathBuf::from("/d/authyd.sqlite3")))
         );
         let KeysCommand::Create { name, scopes, .. } = create else {
             panic!("not create");
@@ -354,7 +387,28 @@ mod tests {
             ("billing", "enroll,verify")
         );
         let list = parse(&["list", "--database-url", "sqlite::memory:"]).unwrap();
-        assert_eq!(list.database(), Database::Url("sqlite::memory:".into()));
+        assert_eq!(
+            list.database().map(|d| format!("{d:?}")),
+            Ok(r#"Url(SqliteUrl("sqlite::memory:"))"#.to_owned())
+        );
+        // Another scheme is named, never echoed: its URL would carry a password.
+        let list = parse(&["list", "--database-url", "postgres://u:s3cret@db/authyd"]).unwrap();
+        let err = list.database().unwrap_err().to_string();
+        assert!(
+            err.contains("`postgres:`") && err.contains("sqlite:"),
+            "{err}"
+        );
+        assert!(
+            !err.contains("s3cret") && !err.contains("db/authyd"),
+            "{err}"
+        );
+        let list = parse(&["list", "--database-url", "/var/lib/authyd.db"]).unwrap();
+        assert!(
+            list.database()
+                .unwrap_err()
+                .to_string()
+                .contains("not a database URL")
+        );
         assert!(parse(&["revoke", "--name", "billing"]).is_ok());
         assert!(parse(&["create", "--name", "bad name", "--scopes", "verify"]).is_err());
         let err = parse(&["create", "--name", "x", "--scopes", "verify,root"]).unwrap_err();

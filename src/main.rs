@@ -74,7 +74,7 @@ async fn keys(command: authyd::config::KeysCommand) -> anyhow::Result<()> {
     use authyd::config::KeysCommand;
     use authyd::store::Revocation;
 
-    let keys = CallerKeys::new(authyd::startup::open_store(&command.database()).await?);
+    let keys = CallerKeys::new(authyd::startup::open_store(&command.database()?).await?);
     match command {
         KeysCommand::Create { name, scopes, .. } => {
             let created = keys.create(&cli_actor(), name, scopes).await?;

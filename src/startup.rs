@@ -365,7 +365,7 @@ fn remove_sqlite_files(path: &std::path::Path) -> Result<(), StartupError> {
 pub async fn open_store(database: &Database) -> Result<SqliteStore, StoreError> {
     match database {
         Database::SqliteFile(path) => SqliteStore::open(path).await,
-        Database::Url(url) => SqliteStore::open_url(url).await,
+        Database::Url(url) => SqliteStore::open_url(url.as_str()).await,
     }
 }
 
