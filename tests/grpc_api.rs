@@ -355,10 +355,12 @@ async fn a_locked_database_is_unavailable_with_retry_info_and_the_retry_succeeds
     // Another process holds SQLite's write lock (a backup tool, an operator's shell): authyd's
     // write waits its busy timeout, then the caller gets UNAVAILABLE STORE_UNAVAILABLE with a
     // RetryInfo, not INTERNAL, and nothing about the database in the message. Once the lock is
-    // gone the same call succeeds.
+    // gone the same call succeeds. Except after a push went out: a retry would send a second
+    // one, so a RequestApproval whose approval cannot be stored is INTERNAL.
     use sqlx::Connection as _;
     use tonic_types::StatusExt as _;
     let app = spawn_app().await;
+    enroll(&app, "hal").await;
     let db = app.data_dir.join("authyd.sqlite3");
     let mut holder = sqlx::SqliteConnection::connect(&format!("sqlite://{}", db.display()))
         .await
@@ -367,12 +369,18 @@ async fn a_locked_database_is_unavailable_with_retry_info_and_the_retry_succeeds
         .execute(&mut holder)
         .await
         .unwrap();
-    let e = app
-        .api
-        .clone()
-        .enroll(support::enroll_request("gus"))
-        .await
-        .unwrap_err();
+    let (mut api, mut api2) = (app.api.clone(), app.api.clone());
+    let (enrolled, requested) = tokio::join!(
+        api.enroll(support::enroll_request("gus")),
+        api2.request_approval(approval("hal", "locked-1")),
+    );
+    let pushed = requested.unwrap_err();
+    assert_eq!(
+        (pushed.code(), details(&pushed).0.as_str()),
+        (Code::Internal, "INTERNAL"),
+        "{pushed:?}"
+    );
+    let e = enrolled.unwrap_err();
     assert_eq!(
         (e.code(), details(&e).0.as_str()),
         (Code::Unavailable, "STORE_UNAVAILABLE"),

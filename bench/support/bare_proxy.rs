@@ -1,7 +1,8 @@
 //! The floor under `verify_overhead`: a gRPC server whose `VerifyToken` does nothing but forward
 //! the call to the simulator, built from the same parts as authyd's request path (a tonic server
 //! with TCP_NODELAY and HTTP/1 accepted for gRPC-Web, a reqwest client configured as authyd's
-//! Authy client is) and nothing else: no user lookup, no limits, no audit, no metrics, no logs.
+//! Authy client is, mimalloc as authyd's allocator) and nothing else: no user lookup, no limits, no
+//! audit, no metrics, no logs, no gRPC-Web or CORS layers.
 //! Run as its own process (`verify_overhead --bare-proxy SIM_URL`), so it competes for the cores
 //! exactly as authyd does. Its `user_id` is the Authy id itself.
 //!

@@ -414,7 +414,20 @@ impl<P: TwoFactorProvider, S: Store> TwoFactor<P, S> {
             expire_time: now + ttl_delta(cmd),
             update_time: now,
         };
-        match self.inner.store.insert_approval(&record).await? {
+        // The push is out: a retry would send a second one, so a store that cannot take the
+        // approval now is INTERNAL here, not UNAVAILABLE.
+        let inserted = self
+            .inner
+            .store
+            .insert_approval(&record)
+            .await
+            .map_err(|e| Error::Internal {
+                detail: format!(
+                    "approval {} was sent to Authy ({}) but could not be stored: {e}",
+                    record.approval_id, record.provider_ref
+                ),
+            })?;
+        match inserted {
             Inserted::Created(r) => Ok(r),
             // A concurrent request with the same key won the insert.
             Inserted::Existing(r) if r.request_id.is_some() && same_request(&r) => Ok(r),

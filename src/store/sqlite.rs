@@ -282,7 +282,8 @@ impl Store for SqliteStore {
         .map_err(|e| db_error("reading an approval", e))?;
         match existing {
             Some(row) => approval_from_row(&row).map(Inserted::Existing),
-            None => Err(StoreError::Unavailable(format!(
+            // Approvals are never deleted: a retry would meet the same state.
+            None => Err(StoreError::Failed(format!(
                 "approval {}: insert conflicted with a row that is gone",
                 approval.approval_id
             ))),
@@ -801,9 +802,13 @@ async fn insert_audit_batch<'e>(
     let rows = serde_json::to_string(&rows)
         .map_err(|e| StoreError::Failed(format!("encoding audit events: {e}")))?;
     sqlx::query(
+        // json_extract rather than `->>`: the same for these scalars, and in every SQLite a
+        // distribution may link instead of the bundled one (`->>` needs 3.38).
         "INSERT INTO audit_events (at, caller, action, user_id, subject, outcome, detail) \
-         SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4, value ->> 5, \
-                value ->> 6 \
+         SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]'), \
+                json_extract(value, '$[2]'), json_extract(value, '$[3]'), \
+                json_extract(value, '$[4]'), json_extract(value, '$[5]'), \
+                json_extract(value, '$[6]') \
          FROM json_each(?1) ORDER BY key",
     )
     .bind(rows)
@@ -843,35 +848,39 @@ fn db_error(context: &str, e: sqlx::Error) -> StoreError {
                 StoreError::Failed(message)
             }
         }
-        // What sqlx itself could not do with our statement or values: retrying repeats it.
-        e @ (sqlx::Error::Configuration(_)
-        | sqlx::Error::InvalidArgument(_)
-        | sqlx::Error::Protocol(_)
-        | sqlx::Error::TypeNotFound { .. }
-        | sqlx::Error::ColumnIndexOutOfBounds { .. }
-        | sqlx::Error::Encode(_)) => StoreError::Failed(format!("{context}: {e}")),
-        // The pool timed out or is closed, an I/O error, the worker thread died, ….
-        other => StoreError::Unavailable(format!("{context}: {other}")),
+        // No connection free in time, the pool closing (shutdown), an I/O error, a connection's
+        // worker thread gone: a retry may find things better.
+        e @ (sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::Io(_)
+        | sqlx::Error::WorkerCrashed) => StoreError::Unavailable(format!("{context}: {e}")),
+        // What sqlx itself could not do with our statement or values, and anything it may add
+        // later: retrying repeats it.
+        other => StoreError::Failed(format!("{context}: {other}")),
     }
 }
 
-/// Whether an SQLite (extended) result code names a condition that may pass: the database busy
-/// or locked by another connection, an I/O error, a full disk, a file that cannot be opened
-/// right now, or a read-only state (a remount). Anything else (constraints, misuse, schema
-/// errors) repeats on retry.
+/// Whether an SQLite (extended) result code names a condition that may pass by itself: the
+/// database busy or locked by another connection, memory short, an I/O error, a full disk, no
+/// file descriptor free to open a file, a WAL recovery or lock another connection holds.
+/// Anything else repeats on retry until someone intervenes: constraints, misuse, schema errors,
+/// a database opened read-only or moved away, a path that is a directory.
 fn transient_sqlite_code(code: &str) -> bool {
     const BUSY: i32 = 5;
     const LOCKED: i32 = 6;
-    const READONLY: i32 = 8;
+    const NOMEM: i32 = 7;
+    const READONLY_RECOVERY: i32 = 8 | (1 << 8);
+    const READONLY_CANTLOCK: i32 = 8 | (2 << 8);
     const IOERR: i32 = 10;
     const FULL: i32 = 13;
+    /// Plain CANTOPEN (out of file descriptors); its subcodes name a bad path.
     const CANTOPEN: i32 = 14;
     const PROTOCOL: i32 = 15;
     code.parse::<i32>().is_ok_and(|extended| {
         matches!(
             extended & 0xff,
-            BUSY | LOCKED | READONLY | IOERR | FULL | CANTOPEN | PROTOCOL
-        )
+            BUSY | LOCKED | NOMEM | IOERR | FULL | PROTOCOL
+        ) || matches!(extended, READONLY_RECOVERY | READONLY_CANTLOCK | CANTOPEN)
     })
 }
 
@@ -1106,12 +1115,14 @@ mod tests {
 
     #[test]
     fn only_conditions_that_may_pass_are_transient() {
-        // BUSY, BUSY_RECOVERY (5 | 1 << 8), LOCKED, IOERR_WRITE (10 | 3 << 8), FULL, CANTOPEN.
-        for code in ["5", "261", "6", "778", "13", "14"] {
+        // BUSY, BUSY_RECOVERY (5 | 1 << 8), LOCKED, IOERR_WRITE (10 | 3 << 8), FULL, CANTOPEN,
+        // READONLY_RECOVERY.
+        for code in ["5", "261", "6", "778", "13", "14", "264"] {
             assert!(transient_sqlite_code(code), "{code}");
         }
-        // CONSTRAINT, CONSTRAINT_UNIQUE, ERROR, MISUSE, not a number.
-        for code in ["19", "2067", "1", "21", "", "busy"] {
+        // CONSTRAINT, CONSTRAINT_UNIQUE, ERROR, MISUSE, READONLY (opened read-only),
+        // READONLY_DBMOVED, CANTOPEN_ISDIR, not a number.
+        for code in ["19", "2067", "1", "21", "8", "1032", "526", "", "busy"] {
             assert!(!transient_sqlite_code(code), "{code}");
         }
     }
