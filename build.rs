@@ -7,9 +7,11 @@ use std::path::{Path, PathBuf};
 
 const API: &str = "proto/authyd/v1/two_factor.proto";
 const SANDBOX: &str = "proto/authyd/sandbox/v1/sandbox.proto";
-/// Messages whose fields hold a credential: a token the user typed, or a registration JWT (and
-/// the URI and QR codes that encode it). Their derived Debug would print it.
-const SECRET_BEARING: [&str; 2] = [
+/// Messages whose fields hold a credential (a token the user typed, a registration JWT and the
+/// URI and QR codes that encode it) or personal data authyd never stores in the clear (an
+/// email, a phone number). Their derived Debug would print it.
+const SECRET_BEARING: [&str; 3] = [
+    "authyd.v1.EnrollRequest",
     "authyd.v1.VerifyTokenRequest",
     "authyd.v1.StartRegistrationResponse",
 ];

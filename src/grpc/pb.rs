@@ -8,12 +8,13 @@ pub mod v1 {
     tonic::include_proto!("authyd.v1");
 }
 
-/// Debug for the messages that carry a credential (`SECRET_BEARING` in build.rs): the secret
-/// fields print as their length only, so a `{:?}` in a log line cannot leak them.
+/// Debug for the messages that carry a credential or personal data (`SECRET_BEARING` in
+/// build.rs): those fields print as their length only, so a `{:?}` in a log line cannot leak
+/// them.
 mod redacted {
     use std::fmt;
 
-    use super::v1::{StartRegistrationResponse, VerifyTokenRequest};
+    use super::v1::{EnrollRequest, StartRegistrationResponse, VerifyTokenRequest};
 
     /// A secret's length, not its text.
     struct Redacted(usize);
@@ -21,6 +22,18 @@ mod redacted {
     impl fmt::Debug for Redacted {
         fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
             write!(f, "<redacted, {} bytes>", self.0)
+        }
+    }
+
+    impl fmt::Debug for EnrollRequest {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.debug_struct("EnrollRequest")
+                .field("user_id", &self.user_id)
+                .field("email", &Redacted(self.email.len()))
+                .field("phone_number", &Redacted(self.phone_number.len()))
+                .field("country_code", &self.country_code)
+                .field("send_install_link", &self.send_install_link)
+                .finish()
         }
     }
 
@@ -72,6 +85,23 @@ mod redacted {
             let shown = format!("{started:?}");
             assert!(!shown.contains("eyJ"), "{shown}");
             assert!(!shown.contains("c2lnbmF0dXJl"), "{shown}");
+
+            let enroll = EnrollRequest {
+                user_id: "bob".into(),
+                email: "bob@example.com".into(),
+                phone_number: "555-123-4567".into(),
+                country_code: 1,
+                send_install_link: false,
+            };
+            let shown = format!("{enroll:?}");
+            assert!(
+                !shown.contains("example.com") && !shown.contains("4567"),
+                "{shown}"
+            );
+            assert!(
+                shown.contains("bob") && shown.contains("country_code: 1"),
+                "{shown}"
+            );
         }
     }
 }
