@@ -749,20 +749,18 @@ async fn audit_writer(pool: SqlitePool, in_memory: bool, mut queue: mpsc::Receiv
             () = &mut closed => break,
             n = queue.recv_many(&mut batch, AUDIT_BATCH) => if n == 0 { break },
         }
-        let outcome = if in_memory {
-            insert_audit_batch(&pool, &batch).await
+        let acquired = if in_memory || own.is_some() {
+            Ok(())
         } else {
-            match own.as_mut() {
-                Some(conn) => insert_audit_batch(&mut **conn, &batch).await,
-                None => match pool.acquire().await {
-                    Ok(mut conn) => {
-                        let outcome = insert_audit_batch(&mut *conn, &batch).await;
-                        own = Some(conn);
-                        outcome
-                    }
-                    Err(e) => Err(db_error("appending audit events", e)),
-                },
-            }
+            pool.acquire()
+                .await
+                .map(|conn| own = Some(conn))
+                .map_err(|e| db_error("appending audit events", e))
+        };
+        let outcome = match (acquired, own.as_mut()) {
+            (Err(e), _) => Err(e),
+            (Ok(()), Some(conn)) => insert_audit_batch(&mut **conn, &batch).await,
+            (Ok(()), None) => insert_audit_batch(&pool, &batch).await,
         };
         if outcome.is_err()
             && let Some(mut conn) = own.take()
@@ -775,8 +773,7 @@ async fn audit_writer(pool: SqlitePool, in_memory: bool, mut queue: mpsc::Receiv
             let _ = done.send(outcome.clone());
         }
     }
-    // Returned to the pool, which closes it if the pool is closing.
-    drop(own);
+    // `own` goes back to the pool here, which closes it if the pool is closing.
 }
 
 /// One statement whatever the batch size (so it is prepared once per connection): the events
